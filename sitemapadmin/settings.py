@@ -1,0 +1,173 @@
+"""Settings, all driven by environment variables whose defaults run on SQLite with no set-up."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+DEBUG = env_bool("DEBUG", False)
+# The development default is only for `make run` on a laptop; production sets SECRET_KEY.
+SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_q",
+    "batches",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sitemapadmin.urls"
+WSGI_APPLICATION = "sitemapadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the qcluster workers share one file: WAL lets readers run beside
+    # the writer, IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock upgrade),
+    # and the busy timeout makes a writer wait instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A real qcluster process started by a test must see the test database, so it is a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# No OPTIONS["pool"] on PostgreSQL: django-q2 forks workers, and a pool shared across a fork breaks.
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A shared cache, so the admin sees the cluster's status written by other processes.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "sitemapadmin_cache",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "batch_list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic in `make run`
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {"batches": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
+}
+
+# --- Task queue -------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+SITEMAPS_TASK_TIMEOUT = env_int("SITEMAPS_TASK_TIMEOUT", 1800)
+Q_CLUSTER = {
+    "name": os.environ.get("Q_CLUSTER_NAME", "sitemapadmin"),
+    "workers": env_int("SITEMAPS_WORKERS", 4),
+    # A domain is processed by one call; the timeout bounds it, and retry must stay well above it,
+    # or the broker would hand the same domain to a second worker while the first still runs.
+    "timeout": SITEMAPS_TASK_TIMEOUT,
+    "retry": SITEMAPS_TASK_TIMEOUT * 2 + 60,
+    "max_attempts": 3,
+    "save_limit": env_int("Q_SAVE_LIMIT", 500),
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.5,
+    "label": "Task queue",
+    "sync": env_bool("Q_SYNC", False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    # Explicit: without a broker key django-q2 silently falls back to Redis on localhost.
+    Q_CLUSTER["orm"] = "default"
+
+# --- Sitemap engine knobs ---------------------------------------------------
+SITEMAPS_USER_AGENT = os.environ.get(
+    "SITEMAPS_USER_AGENT", "SitemapBatchAdmin/1.0 (+https://github.com/sitemap-batch-admin)"
+)
+SITEMAPS_ALLOW_PRIVATE_HOSTS = env_bool("SITEMAPS_ALLOW_PRIVATE_HOSTS", False)
+SITEMAPS_CONNECT_TIMEOUT = env_float("SITEMAPS_CONNECT_TIMEOUT", 10.0)
+SITEMAPS_READ_TIMEOUT = env_float("SITEMAPS_READ_TIMEOUT", 30.0)
+SITEMAPS_REQUEST_DEADLINE = env_float("SITEMAPS_REQUEST_DEADLINE", 120.0)
+SITEMAPS_DOMAIN_DEADLINE = env_float("SITEMAPS_DOMAIN_DEADLINE", 1200.0)
+SITEMAPS_MAX_SITEMAP_BYTES = env_int("SITEMAPS_MAX_SITEMAP_BYTES", 200 * 1024 * 1024)
+SITEMAPS_MAX_ROBOTS_BYTES = env_int("SITEMAPS_MAX_ROBOTS_BYTES", 1024 * 1024)
+SITEMAPS_MAX_DEPTH = env_int("SITEMAPS_MAX_DEPTH", 5)
+SITEMAPS_MAX_SITEMAPS = env_int("SITEMAPS_MAX_SITEMAPS", 5000)
+SITEMAPS_MAX_URLS = env_int("SITEMAPS_MAX_URLS", 10_000_000)
+SITEMAPS_MAX_REDIRECTS = env_int("SITEMAPS_MAX_REDIRECTS", 10)
+SITEMAPS_CONCURRENCY = env_int("SITEMAPS_CONCURRENCY", 4)
+SITEMAPS_RETRIES = env_int("SITEMAPS_RETRIES", 2)
+SITEMAPS_WEB_MAX_DOMAINS = env_int("SITEMAPS_WEB_MAX_DOMAINS", 10_000)
+SITEMAPS_STALE_AFTER = env_int("SITEMAPS_STALE_AFTER", 300)
+SITEMAPS_MAX_ATTEMPTS = env_int("SITEMAPS_MAX_ATTEMPTS", 3)
