@@ -102,7 +102,9 @@ class Batch(models.Model):
         """Give the batch its final status once every domain has ended; safe to call repeatedly."""
         with transaction.atomic():
             batch = cls.objects.select_for_update().get(pk=pk)
-            if batch.is_finished or batch.domains_finished < batch.domains_total:
+            if batch.domains_finished < batch.domains_total:
+                return batch
+            if batch.is_finished and batch.finished_at:
                 return batch
             batch.status = batch.final_status()
             batch.finished_at = timezone.now()

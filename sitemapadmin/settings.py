@@ -85,9 +85,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A real qcluster process started by a test must see the test database, so it is a file.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # A real qcluster process started by a test must see the test database, so it is a file
+    # (one per test run, so that two runs on one machine never share it).
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 # No OPTIONS["pool"] on PostgreSQL: django-q2 forks workers, and a pool shared across a fork breaks.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -23,3 +23,6 @@ class CrawlConfig:
     max_retry_after: float = 30.0
     chunk_size: int = 2000
     probe_well_known: bool = True
+    # Politeness across processes: an object with `slot(host) -> context manager`, entered
+    # around every request to `host` ("name:port"); None means no gate (tests, benchmarks).
+    host_gate: object = None

@@ -6,6 +6,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -87,6 +88,13 @@ class Fetcher:
         return self.config.retry_backoff * (2**attempt)
 
     def _get_once(self, url, max_bytes, deadline):
+        gate = self.config.host_gate
+        if gate is None:
+            return self._request(url, max_bytes, deadline)
+        with gate.slot(urlsplit(url).netloc.lower()):
+            return self._request(url, max_bytes, deadline)
+
+    def _request(self, url, max_bytes, deadline):
         started = time.monotonic()
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         try:
