@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup migrate bench clean
+.PHONY: run demo test setup migrate clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,14 +17,18 @@ setup: $(VENV)/.installed
 migrate: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
+	$(PY) manage.py collectstatic --noinput -v0
 
 # The web server and one qcluster worker on SQLite; Ctrl-C stops both.
 run: migrate
 	$(PY) manage.py ensure_admin
 	@echo "Open http://$(HOST):$(PORT)/ (the worker runs beside the web server)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) manage.py qcluster & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(PY) manage.py runapp $(HOST):$(PORT)
+
+# The same, plus three demo sitemap sites on 127.0.0.1 to paste (no internet needed).
+demo: migrate
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py runapp --demo $(HOST):$(PORT)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
