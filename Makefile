@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo test setup migrate clean
+.PHONY: run demo test setup migrate clean bench bench-pages bench-scale bench-import
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,26 @@ test: setup
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test_db.sqlite3* staticfiles
+
+# The engine against ultimate-sitemap-parser (GPL, kept in its own virtualenv .bench/venv and
+# never imported by the app) on a local site of 1,000,000 URLs; needs PostgreSQL on 127.0.0.1
+# (BENCH_ARGS="--contenders usp,sqlite" without it). See bench/engine_vs_usp.py.
+.bench/venv/.installed: requirements-bench.txt
+	test -x .bench/venv/bin/python || $(PYTHON) -m venv .bench/venv
+	.bench/venv/bin/python -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: setup .bench/venv/.installed
+	$(PY) bench/engine_vs_usp.py $(BENCH_ARGS)
+
+# Page speed on a batch of 1,000,000 URLs (bench/pages.py).
+bench-pages: setup
+	$(PY) bench/pages.py --runs 30
+
+# 1,000 local domains through one and two real qcluster processes, with and without 50 ms latency.
+bench-scale: setup
+	$(PY) bench/scale.py --domains 1000 --workers 8 --latency 0 0.05
+
+# A 1,000,000-line import_domains on PostgreSQL.
+bench-import: setup
+	$(PY) bench/import_1m.py

@@ -8,18 +8,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import BATCH_ACTIVE, Batch, BatchStatus, Domain, DomainStatus
+from .models import DOMAIN_COUNTERS, Batch, BatchStatus, Domain, DomainStatus
 from .services import enqueue_batch
+from .tasks import enqueue_purge
 
 
 def cancel_batch(batch_id):
     """Stop a batch: queued domains are cancelled now, running ones at their next chunk."""
-    changed = Batch.objects.filter(pk=batch_id, status__in=BATCH_ACTIVE).update(status=BatchStatus.CANCELLED)
-    if not changed:
+    if not Batch.objects.filter(pk=batch_id).move_to(BatchStatus.CANCELLED):
         return False
-    cancelled = Domain.objects.filter(batch_id=batch_id, status=DomainStatus.QUEUED).update(
-        status=DomainStatus.CANCELLED, finished_at=timezone.now()
-    )
+    cancelled = Domain.objects.filter(batch_id=batch_id, status=DomainStatus.QUEUED).move_to(
+        DomainStatus.CANCELLED, finished_at=timezone.now())
     Batch.objects.filter(pk=batch_id).update(domains_cancelled=F("domains_cancelled") + cancelled)
     _finish_if_nothing_runs(batch_id)
     return True
@@ -45,15 +44,13 @@ def _requeue(batch_id, domains):
     batch = Batch.objects.select_for_update().get(pk=batch_id)
     if not batch.is_finished:
         return 0
-    counts = {status: domains.filter(status=status).count() for status in DomainStatus.values}
-    requeued = domains.update(status=DomainStatus.QUEUED, attempts=0, error="", notes="", finished_at=None)
+    counts = {status: domains.filter(status=status).count() for status in DOMAIN_COUNTERS}
+    requeued = domains.move_to(DomainStatus.QUEUED, attempts=0, error="", notes="", finished_at=None)
     if not requeued:
         return 0
-    Batch.objects.filter(pk=batch_id).update(
-        status=BatchStatus.PENDING, finished_at=None,
-        domains_done=F("domains_done") - counts[DomainStatus.DONE],
-        domains_failed=F("domains_failed") - counts[DomainStatus.FAILED],
-        domains_cancelled=F("domains_cancelled") - counts[DomainStatus.CANCELLED],
+    Batch.objects.filter(pk=batch_id).move_to(
+        BatchStatus.PENDING, finished_at=None, progressed_at=None,
+        **{counter: F(counter) - counts[status] for status, counter in DOMAIN_COUNTERS.items()},
     )
     # The worker clears each domain's earlier rows and counters when it claims the domain.
     transaction.on_commit(lambda: enqueue_batch(batch_id))
@@ -61,5 +58,12 @@ def _requeue(batch_id, domains):
 
 
 def delete_batch(batch_id):
-    """Delete a batch and everything it found."""
-    Batch.objects.filter(pk=batch_id).delete()
+    """Delete a batch and everything it found: hidden at once, its rows purged in the background.
+
+    The batch is cancelled first, so its running domains stop at their next chunk.
+    """
+    cancel_batch(batch_id)
+    if not Batch.objects.filter(pk=batch_id).update(deleted_at=timezone.now()):
+        return False
+    transaction.on_commit(lambda: enqueue_purge(batch_id))
+    return True

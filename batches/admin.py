@@ -1,8 +1,54 @@
-from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
+"""The admin, for staff inspecting every user's batches.
 
+Domains, sitemap files and URLs have changelists of their own, reached from a batch with the
+filter already set; nothing is an inline, because a batch may hold millions of URL rows.
+Big changelists never count a whole table: they order by primary key and count at most
+CAPPED_COUNT rows.
+"""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+
+from . import actions
 from .models import ApiToken, Batch, Domain, HostSlot, SitemapFile, Url
+
+CAPPED_COUNT = 100_000
+
+admin.site.site_header = "Sitemap Batch Admin"
+admin.site.site_title = "Sitemap Batch Admin"
+admin.site.index_title = "Inspect every user's batches"
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAPPED_COUNT + 1 rows (a LIMIT inside the COUNT), so a page of a
+    10-million-row table costs what a page of a small one does."""
+
+    @cached_property
+    def count(self):
+        return self.object_list[: CAPPED_COUNT + 1].count()
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a scan of the table
+    ordering = ("-pk",)
+    list_per_page = 100
+    # Filters set by links from a batch or a domain; they cross a relation, which the admin
+    # accepts only for list_filter entries, and a list_filter on them would list every batch.
+    preset_lookups = ()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in self.preset_lookups or super().lookup_allowed(lookup, value, request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # rows go with their batch: delete the batch
 
 
 def _changelist_link(model, label, **filters):
@@ -13,70 +59,180 @@ def _changelist_link(model, label, **filters):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "owner", "status", "progress_bar", "domains_total", "domains_failed",
-                    "sitemaps_count", "urls_count", "created_at", "domains_link")
+    list_display = ("name", "owner", "status", "progress_bar", "domains_column", "url_total", "created_at", "rows")
     list_filter = ("status",)
     search_fields = ("name", "domains__host")
+    search_help_text = "Search by batch name or by a domain's host."
     date_hierarchy = "created_at"
     list_select_related = ("owner",)
-    readonly_fields = ("created_at", "started_at", "finished_at", "domains_total", "domains_done",
-                       "domains_failed", "domains_cancelled", "sitemaps_count", "urls_count")
+    readonly_fields = ("status", "created_at", "started_at", "finished_at", "domains_total", "domains_done",
+                       "domains_failed", "domains_cancelled", "sitemaps_count", "urls_count", "rows")
+    fields = ("name", "owner", "rows") + readonly_fields[:-1]
     raw_id_fields = ("owner",)
+    actions = ("retry_failed_domains", "cancel_batches")
+
+    class Media:
+        css = {"all": ["batches/admin.css"]}
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, _ = super().get_search_results(request, queryset, search_term)
-        return queryset.distinct(), False
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return (queryset.distinct() if may_have_duplicates else queryset), False
+
+    # Deleting goes through actions.delete_batch, like the batch page's delete button; the
+    # admin's own confirmation page would first load every related row, millions of URLs.
+    def get_deleted_objects(self, batches, request):
+        summary = [f"{batch} ({batch.domains_total:,} domains, {batch.urls_count:,} URLs)" for batch in batches]
+        return summary, {"batches": len(summary)}, set(), []
+
+    def delete_model(self, request, batch):
+        with transaction.atomic():
+            actions.delete_batch(batch.pk)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for pk in queryset.values_list("pk", flat=True):
+                actions.delete_batch(pk)
 
     @admin.display(description="progress")
     def progress_bar(self, batch):
-        return format_html('<progress max="100" value="{}"></progress> {}%', batch.progress, batch.progress)
+        return format_html(
+            '<span class="sba-progress"><span style="width:{}%"></span></span> {}%', batch.progress, batch.progress)
 
-    @admin.display(description="domains")
-    def domains_link(self, batch):
-        return _changelist_link("domain", "domains", batch__id__exact=batch.pk)
+    @admin.display(description="URLs", ordering="urls_count")
+    def url_total(self, batch):
+        return f"{batch.urls_count:,}"
+
+    @admin.display(description="done / failed / total")
+    def domains_column(self, batch):
+        return f"{batch.domains_done:,} / {batch.domains_failed:,} / {batch.domains_total:,}"
+
+    @admin.display(description="rows")
+    def rows(self, batch):
+        if not batch.pk:
+            return "–"
+        links = [
+            ("domain", "domains", {"batch__id__exact": batch.pk}),
+            ("domain", "failed domains", {"batch__id__exact": batch.pk, "status__exact": "failed"}),
+            ("sitemapfile", "sitemap files", {"domain__batch__id__exact": batch.pk}),
+            ("url", "URLs", {"domain__batch__id__exact": batch.pk}),
+        ]
+        return format_html_join(" · ", "{}", ((_changelist_link(model, label, **f),) for model, label, f in links))
+
+    @admin.action(description="Retry the failed domains of the selected batches")
+    def retry_failed_domains(self, request, queryset):
+        with transaction.atomic():
+            queued = sum(actions.retry_failed(pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{queued} failed domains queued again.", messages.SUCCESS)
+
+    @admin.action(description="Cancel the selected batches")
+    def cancel_batches(self, request, queryset):
+        with transaction.atomic():
+            cancelled = sum(bool(actions.cancel_batch(pk)) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{cancelled} batches cancelled.", messages.SUCCESS)
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Domains an operator should look at: no progress for longer than SITEMAPS_STUCK_AFTER."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return [("yes", f"Stuck for more than {settings.SITEMAPS_STUCK_AFTER // 60} minutes")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset & Domain.objects.stuck()
+        return queryset
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
-    list_display = ("host", "batch", "status", "attempts", "sitemaps_count", "urls_count", "error", "heartbeat_at", "links")
-    list_filter = ("status",)
+class DomainAdmin(BigTableAdmin):
+    list_display = ("host", "batch", "status", "attempts", "sitemap_total", "url_total", "short_error", "rows")
+    list_filter = ("status", StuckFilter)
     search_fields = ("host", "entry")
     list_select_related = ("batch",)
     raw_id_fields = ("batch",)
-    show_full_result_count = False
+    readonly_fields = ("rows",)
+    preset_lookups = ("batch__id__exact",)
+
+    @admin.display(description="sitemaps", ordering="sitemaps_count")
+    def sitemap_total(self, domain):
+        return f"{domain.sitemaps_count:,}"
+
+    @admin.display(description="URLs", ordering="urls_count")
+    def url_total(self, domain):
+        return f"{domain.urls_count:,}"
+
+    @admin.display(description="error")
+    def short_error(self, domain):
+        return domain.error[:120]
 
     @admin.display(description="rows")
-    def links(self, domain):
+    def rows(self, domain):
+        if not domain.pk:
+            return "–"
         return format_html("{} · {}",
-                           _changelist_link("sitemapfile", "sitemaps", domain__id__exact=domain.pk),
+                           _changelist_link("sitemapfile", "sitemap files", domain__id__exact=domain.pk),
                            _changelist_link("url", "URLs", domain__id__exact=domain.pk))
 
 
 @admin.register(SitemapFile)
-class SitemapFileAdmin(admin.ModelAdmin):
+class SitemapFileAdmin(BigTableAdmin):
     list_display = ("url", "domain", "kind", "found_by", "http_status", "bytes", "response_ms", "url_count", "error")
     list_filter = ("kind", "found_by")
     search_fields = ("url",)
     list_select_related = ("domain",)
     raw_id_fields = ("domain", "parent")
-    show_full_result_count = False
+    preset_lookups = ("domain__id__exact", "domain__batch__id__exact")
+
+    def view_on_site(self, sitemap):
+        return reverse("domain_detail", args=[sitemap.domain.batch_id, sitemap.domain_id])
 
 
 @admin.register(Url)
-class UrlAdmin(admin.ModelAdmin):
+class UrlAdmin(BigTableAdmin):
     list_display = ("loc", "domain", "lastmod", "changefreq", "priority")
     search_fields = ("loc",)
+    search_help_text = "URL contains (open the URLs of one domain first on big batches)."
     list_select_related = ("domain",)
     raw_id_fields = ("domain", "sitemap")
-    show_full_result_count = False
+    preset_lookups = ("domain__id__exact", "domain__batch__id__exact", "sitemap__id__exact")
+
+    def view_on_site(self, url):
+        return reverse("domain_detail", args=[url.domain.batch_id, url.domain_id])
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Creating a token shows its key once; deleting a token revokes it."""
+
     list_display = ("prefix", "name", "user", "created_at", "last_used_at")
-    readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+    def get_fields(self, request, token=None):
+        return ("user", "name") if token is None else ("user", "name", "prefix", "created_at", "last_used_at")
+
+    def get_readonly_fields(self, request, token=None):
+        return () if token is None else ("user", "prefix", "created_at", "last_used_at")
+
+    def save_model(self, request, token, form, change):
+        if change:
+            return super().save_model(request, token, form, change)
+        issued, raw_key = ApiToken.issue(token.user, token.name)
+        token.pk, token.prefix, token.digest = issued.pk, issued.prefix, issued.digest
+        request.api_token_key = raw_key
+
+    def response_add(self, request, token, post_url_continue=None):
+        return TemplateResponse(request, "admin/batches/apitoken/issued.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "token": token,
+            "raw_key": request.api_token_key, "title": "API token created",
+        })
 
 
 @admin.register(HostSlot)
 class HostSlotAdmin(admin.ModelAdmin):
     list_display = ("host", "next_request_at", "in_flight", "updated_at")
+    search_fields = ("host",)

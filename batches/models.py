@@ -6,9 +6,11 @@ reads a handful of integers instead of counting millions of URL rows.
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +25,9 @@ class BatchStatus(models.TextChoices):
 
 
 BATCH_ACTIVE = (BatchStatus.PENDING, BatchStatus.RUNNING)
+BATCH_FINAL = (
+    BatchStatus.COMPLETED, BatchStatus.COMPLETED_WITH_ERRORS, BatchStatus.FAILED, BatchStatus.CANCELLED,
+)
 
 
 class DomainStatus(models.TextChoices):
@@ -34,6 +39,66 @@ class DomainStatus(models.TextChoices):
 
 
 DOMAIN_FINAL = (DomainStatus.DONE, DomainStatus.FAILED, DomainStatus.CANCELLED)
+
+# Every status change goes through `move_to`, which only moves rows from the statuses listed
+# for the target: the transitions live here and nowhere else.
+BATCH_MOVES_FROM = {
+    BatchStatus.PENDING: BATCH_FINAL,  # retry or run again
+    BatchStatus.RUNNING: (BatchStatus.PENDING,),
+    BatchStatus.COMPLETED: BATCH_ACTIVE,
+    BatchStatus.COMPLETED_WITH_ERRORS: BATCH_ACTIVE,
+    BatchStatus.FAILED: BATCH_ACTIVE,
+    BatchStatus.CANCELLED: BATCH_ACTIVE,
+}
+DOMAIN_MOVES_FROM = {
+    # From running only for the reaper, after the worker's heartbeat stopped.
+    DomainStatus.QUEUED: (DomainStatus.RUNNING,) + DOMAIN_FINAL,
+    DomainStatus.RUNNING: (DomainStatus.QUEUED, DomainStatus.RUNNING),  # running: a stale claim
+    DomainStatus.DONE: (DomainStatus.RUNNING,),
+    DomainStatus.FAILED: (DomainStatus.RUNNING,),
+    DomainStatus.CANCELLED: (DomainStatus.RUNNING, DomainStatus.QUEUED),
+}
+# The batch counter that counts domains in each final status.
+DOMAIN_COUNTERS = {
+    DomainStatus.DONE: "domains_done",
+    DomainStatus.FAILED: "domains_failed",
+    DomainStatus.CANCELLED: "domains_cancelled",
+}
+
+
+class BatchQuerySet(models.QuerySet):
+    def move_to(self, status, **fields):
+        """Conditional UPDATE to `status`; returns how many rows were allowed to move."""
+        return self.filter(status__in=BATCH_MOVES_FROM[status]).update(status=status, **fields)
+
+
+class BatchManager(models.Manager.from_queryset(BatchQuerySet)):
+    """Batches people can see: a deleted batch is hidden at once and purged in the background."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class DomainQuerySet(models.QuerySet):
+    def move_to(self, status, **fields):
+        """Conditional UPDATE to `status`; returns how many rows were allowed to move."""
+        return self.filter(status__in=DOMAIN_MOVES_FROM[status]).update(status=status, **fields)
+
+    def stale(self, seconds=None):
+        """Running domains whose worker has not sent a heartbeat for `seconds` (default
+        SITEMAPS_STALE_AFTER): their worker died or hangs."""
+        seconds = settings.SITEMAPS_STALE_AFTER if seconds is None else seconds
+        return self.filter(status=DomainStatus.RUNNING, heartbeat_at__lt=timezone.now() - timedelta(seconds=seconds))
+
+    def stuck(self, seconds=None):
+        """Domains an operator should look at: running without a heartbeat for `seconds`, or
+        running for longer than that (default SITEMAPS_STUCK_AFTER), or queued that long in
+        an active batch."""
+        seconds = settings.SITEMAPS_STUCK_AFTER if seconds is None else seconds
+        before = timezone.now() - timedelta(seconds=seconds)
+        running = Q(status=DomainStatus.RUNNING) & (Q(heartbeat_at__lt=before) | Q(started_at__lt=before))
+        queued = Q(status=DomainStatus.QUEUED, batch__status__in=BATCH_ACTIVE, batch__created_at__lt=before)
+        return self.filter(running | queued)
 
 
 class Batch(models.Model):
@@ -49,6 +114,13 @@ class Batch(models.Model):
     domains_cancelled = models.PositiveIntegerField(default=0)
     sitemaps_count = models.PositiveIntegerField(default=0)
     urls_count = models.BigIntegerField(default=0)
+    enqueued_position = models.PositiveIntegerField(
+        default=0, help_text="Domains up to this position have been handed to the task queue.")
+    progressed_at = models.DateTimeField(null=True, blank=True, help_text="When a domain last finished.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted: hidden, purged in the background.")
+
+    objects = BatchManager()
+    all_objects = BatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -93,28 +165,28 @@ class Batch(models.Model):
 
     @classmethod
     def mark_started(cls, pk):
-        cls.objects.filter(pk=pk, status=BatchStatus.PENDING).update(
-            status=BatchStatus.RUNNING, started_at=timezone.now()
-        )
+        cls.all_objects.filter(pk=pk).move_to(BatchStatus.RUNNING, started_at=timezone.now())
 
     @classmethod
     def finish_if_complete(cls, pk):
         """Give the batch its final status once every domain has ended; safe to call repeatedly."""
         with transaction.atomic():
-            batch = cls.objects.select_for_update().get(pk=pk)
-            if batch.domains_finished < batch.domains_total:
+            batch = cls.all_objects.select_for_update().filter(pk=pk).first()
+            if batch is None or batch.domains_finished < batch.domains_total:
                 return batch
             if batch.is_finished and batch.finished_at:
                 return batch
-            batch.status = batch.final_status()
-            batch.finished_at = timezone.now()
-            batch.started_at = batch.started_at or batch.finished_at
-            batch.save(update_fields=["status", "finished_at", "started_at"])
+            now = timezone.now()
+            status = batch.final_status()
+            if status != batch.status:
+                cls.all_objects.filter(pk=pk).move_to(status)
+            cls.all_objects.filter(pk=pk).update(finished_at=now, started_at=batch.started_at or now)
+            batch.refresh_from_db()
             return batch
 
 
 class Domain(models.Model):
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="domains")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="domains", db_index=False)
     position = models.PositiveIntegerField(default=0)
     line_number = models.PositiveIntegerField(default=0)
     entry = models.CharField(max_length=2048, help_text="The line as it was given.")
@@ -133,12 +205,19 @@ class Domain(models.Model):
     urls_count = models.BigIntegerField(default=0)
     urls_skipped = models.BigIntegerField(default=0)
 
+    objects = DomainQuerySet.as_manager()
+
     class Meta:
         ordering = ["batch", "position"]
         constraints = [models.UniqueConstraint(fields=["batch", "host"], name="domain_unique_host_per_batch")]
+        # Every index leads with the batch, so the foreign key needs none of its own. (batch,
+        # status, position) feeds the queue in order; (batch, position) pages the batch; the
+        # partial heartbeat index covers only the few running rows, for the reaper.
         indexes = [
-            models.Index(fields=["batch", "status"]),
-            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["batch", "status", "position"], name="domain_batch_status_pos"),
+            models.Index(fields=["batch", "position"], name="domain_batch_position"),
+            models.Index(fields=["heartbeat_at"], name="domain_running_heartbeat",
+                         condition=Q(status="running")),
         ]
 
     def __str__(self):
@@ -156,6 +235,14 @@ class Domain(models.Model):
         if not self.started_at:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def is_stuck(self):
+        """Running without a heartbeat, or running at all, for longer than SITEMAPS_STUCK_AFTER."""
+        if self.status != DomainStatus.RUNNING:
+            return False
+        before = timezone.now() - timedelta(seconds=settings.SITEMAPS_STUCK_AFTER)
+        return any(moment and moment < before for moment in (self.heartbeat_at, self.started_at))
 
 
 class SitemapKind(models.TextChoices):
@@ -193,16 +280,25 @@ class SitemapFile(models.Model):
     fetched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["domain", "id"]
+        ordering = ["domain_id", "id"]
 
     def __str__(self):
         return self.url
 
 
 class Url(models.Model):
-    # No separate index on domain: the unique (domain, loc) and the (domain, id) indexes lead with it.
-    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="urls", db_index=False)
-    sitemap = models.ForeignKey(SitemapFile, null=True, on_delete=models.SET_NULL, related_name="urls")
+    # The URL table is written at 100,000+ rows a second, and every index or foreign-key check
+    # costs a share of that (bench/store_schema.py: 40k rows/s with both keys and three indexes,
+    # 125k with the unique index alone). So: no database constraints (rows are only written by
+    # processing, for a domain it has claimed, and deleted before their domain and sitemaps are),
+    # no separate domain index (unique (domain, loc) and (domain, id) lead with it), and no
+    # sitemap index (pages filter by sitemap within a bounded keyset scan of one domain).
+    domain = models.ForeignKey(
+        Domain, on_delete=models.CASCADE, related_name="urls", db_index=False, db_constraint=False
+    )
+    sitemap = models.ForeignKey(
+        SitemapFile, null=True, on_delete=models.DO_NOTHING, related_name="urls", db_index=False, db_constraint=False
+    )
     loc = models.CharField(max_length=2048)
     lastmod = models.DateTimeField(null=True, blank=True)
     changefreq = models.CharField(max_length=8, blank=True)
@@ -210,10 +306,10 @@ class Url(models.Model):
     extras = models.JSONField(null=True, blank=True, help_text="Images, videos, news and alternates.")
 
     class Meta:
-        ordering = ["domain", "id"]
+        ordering = ["domain_id", "id"]  # the column, not Domain's own ordering (no join)
         verbose_name = "URL"
         constraints = [models.UniqueConstraint(fields=["domain", "loc"], name="url_unique_loc_per_domain")]
-        indexes = [models.Index(fields=["domain", "id"]), models.Index(fields=["domain", "lastmod"])]
+        indexes = [models.Index(fields=["domain", "id"])]
 
     def __str__(self):
         return self.loc
@@ -250,6 +346,9 @@ class HostSlot(models.Model):
     host = models.CharField(max_length=300, unique=True)
     next_request_at = models.DateTimeField(default=timezone.now)
     in_flight = models.PositiveIntegerField(default=0)
+    # A worker killed inside a request never gives its slot back: once every lease has run
+    # out (no request can last longer), the in-flight count is known to be stale.
+    lease_until = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

@@ -1,5 +1,6 @@
 """Batch progress for the command line: one summary shape, a progress bar, waiting for the end."""
 
+import json
 import time
 
 from tqdm import tqdm
@@ -25,6 +26,17 @@ def summary(batch):
     }
 
 
+def report(stream, batch, as_json=False):
+    """The human line, then (with `as_json`) the summary as the last line of `stream`."""
+    data = summary(batch)
+    stream.write(
+        f"Batch {batch.pk}: {data['status']}, {data['domains']} domains "
+        f"({data['domains_failed']} failed), {data['sitemaps']} sitemaps, {data['urls']} URLs"
+    )
+    if as_json:
+        stream.write(json.dumps(data))
+
+
 def bar_for(batch, stream):
     bar = tqdm(total=batch.domains_total, unit="domain", file=stream, disable=None, leave=True)
 
@@ -42,9 +54,9 @@ def wait_for(batch_id, stream, timeout=None):
     update = bar_for(batch, stream)
     started = time.monotonic()
     while True:
-        batch.refresh_from_db()
+        batch = Batch.all_objects.get(pk=batch_id)
         update(batch.domains_finished)
-        if batch.is_finished:
+        if batch.is_finished and batch.finished_at:  # a cancelled batch ends when its last domain stops
             return batch
         if timeout is not None and time.monotonic() - started > timeout:
             return batch

@@ -1,11 +1,19 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("", views.batch_list, name="batch_list"),
     path("batches/new/", views.batch_new, name="batch_new"),
     path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
     path("batches/<int:pk>/status.json", views.batch_status, name="batch_status"),
+    re_path(r"^batches/(?P<pk>\d+)/(?P<action>cancel|retry|rerun)/$", views.batch_action, name="batch_action"),
+    path("batches/<int:pk>/delete/", views.batch_delete, name="batch_delete"),
+    re_path(r"^batches/(?P<pk>\d+)/urls\.(?P<fmt>csv|jsonl)$", views.batch_export, name="batch_export"),
     path("batches/<int:pk>/domains/<int:domain_pk>/", views.domain_detail, name="domain_detail"),
+    path("batches/<int:pk>/domains/<int:domain_pk>/lastmod.svg", views.domain_chart, name="domain_chart"),
+    path("account/", views.account, name="account"),
+    path("account/tokens/<int:token_pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("api/batches/", api.batches, name="api_batches"),
+    path("api/batches/<int:pk>/", api.batch, name="api_batch"),
 ]

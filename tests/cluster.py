@@ -45,13 +45,22 @@ def start_cluster(extra_env=None, name="sitemapadmin"):
 
 
 def stop_cluster(process, sig=signal.SIGTERM, timeout=20):
+    """Stop the cluster; return its output. SIGTERM goes to the main process only: django-q2
+    then stops its workers in order (a SIGTERM to every process at once can hang its shutdown)."""
     if process.poll() is None:
-        os.killpg(process.pid, sig)
+        if sig == signal.SIGTERM:
+            process.send_signal(sig)
+        else:
+            os.killpg(process.pid, sig)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # anything of it still alive
+    except ProcessLookupError:
+        pass
     process.log.seek(0)
     output = process.log.read()
     process.log.close()
@@ -66,3 +75,31 @@ def wait_until(predicate, timeout=60.0, interval=0.25):
             return True
         time.sleep(interval)
     return predicate()
+
+
+def wait_until_db(predicate, timeout=60.0, interval=0.25):
+    """wait_until for a predicate that reads the database while it may be unreachable."""
+    from django.db import DatabaseError
+
+    def guarded():
+        try:
+            return predicate()
+        except DatabaseError:
+            connections.close_all()
+            return False
+
+    return wait_until(guarded, timeout, interval)
+
+
+def kill_cluster(process):
+    """SIGKILL the cluster and every worker it forked, as a machine losing power would."""
+    return stop_cluster(process, sig=signal.SIGKILL)
+
+
+# Settings for cluster processes in fault tests: heartbeats and reaping in seconds, not minutes.
+FAST_RECOVERY = {
+    "SITEMAPS_STALE_AFTER": "3",
+    "SITEMAPS_HEARTBEAT": "0.5",
+    "SITEMAPS_REAP_INTERVAL": "1",
+    "SITEMAPS_DB_OUTAGE": "60",
+}

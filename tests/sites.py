@@ -25,12 +25,14 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FixtureSite:
-    def __init__(self, latency=0.0):
+    def __init__(self, latency=0.0, address="127.0.0.1"):
         self.routes = {}
         self.hits = Counter()
         self.latency = latency
-        self.server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.address = address
+        self.closed = False
+        self.server = _QuietServer((address, 0), self._handler_class())
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
@@ -39,7 +41,7 @@ class FixtureSite:
 
     @property
     def host(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.address}:{self.port}"
 
     @property
     def origin(self):
@@ -59,7 +61,14 @@ class FixtureSite:
         self.routes[path] = Route(body, status, all_headers, delay, handler)
         return self.url(path)
 
+    def redirect(self, path, location, status=301):
+        """`path` answers with a redirect to `location` (absolute, or a path on this site)."""
+        return self.add(path, b"", status=status, content_type="text/html", headers={"Location": location})
+
     def close(self):
+        if self.closed:
+            return
+        self.closed = True
         self.server.shutdown()
         self.server.server_close()
 
@@ -109,3 +118,94 @@ def sitemapindex(locs):
     rows = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</sitemapindex>')
+
+
+def dripping(body, interval, first=b""):
+    """A handler that sends `first` at once, then `body` one byte every `interval` seconds,
+    announcing the full length (a server that never quite finishes)."""
+    if isinstance(body, str):
+        body = body.encode()
+
+    def handle(request):
+        request.send_response(200)
+        request.send_header("Content-Type", "application/xml")
+        request.send_header("Content-Length", str(len(first) + len(body)))
+        request.end_headers()
+        try:
+            request.wfile.write(first)
+            request.wfile.flush()
+            for position in range(len(body)):
+                request.wfile.write(body[position : position + 1])
+                request.wfile.flush()
+                time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
+    return handle
+
+
+def answering(*responses):
+    """A handler that gives each (status, body, headers) in turn, then repeats the last."""
+    answers = list(responses)
+
+    def handle(request):
+        status, body, headers = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(body, str):
+            body = body.encode()
+        request._send(status, body, {"Content-Type": "application/xml", **headers})
+
+    return handle
+
+
+def raw(body, headers):
+    """A handler that sends `body` bytes exactly as given with `headers` (no Content-Length
+    unless given: the connection is closed to end the body)."""
+
+    def handle(request):
+        request.send_response(200)
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.send_header("Connection", "close")
+        request.end_headers()
+        request.close_connection = True
+        try:
+            request.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    return handle
+
+
+@dataclass
+class Crawl:
+    """What crawl_domain streamed for one domain, arranged for assertions."""
+
+    sitemaps: dict  # url -> (SitemapStarted, SitemapFinished)
+    urls: dict  # loc -> UrlRecord
+    result: object  # CrawlFinished
+    events: list
+
+    def finished(self, url):
+        return self.sitemaps[url][1]
+
+    def started(self, url):
+        return self.sitemaps[url][0]
+
+
+def crawl(site_or_host, config, scheme="http"):
+    """Run the engine to the end against a fixture site (or a "host:port")."""
+    from batches.sitemaps import CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
+
+    host = getattr(site_or_host, "host", site_or_host)
+    events = list(crawl_domain(host, config, scheme=scheme))
+    started = {e.key: e for e in events if isinstance(e, SitemapStarted)}
+    finished = {e.key: e for e in events if isinstance(e, SitemapFinished)}
+    assert set(started) == set(finished), "every sitemap started must finish"
+    urls = {}
+    for event in events:
+        if isinstance(event, UrlChunk):
+            for record in event.urls:
+                urls.setdefault(record.loc, record)
+    assert isinstance(events[-1], CrawlFinished)
+    sitemaps = {started[key].url: (started[key], finished[key]) for key in started}
+    return Crawl(sitemaps, urls, events[-1], events)

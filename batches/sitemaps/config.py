@@ -7,12 +7,16 @@ class CrawlConfig:
 
     user_agent: str = "SitemapBatchAdmin/1.0"
     allow_private_hosts: bool = False
+    # Addresses the guard lets through although they are not public (an intranet server the
+    # operator trusts; the tests' first hop when they check later hops).
+    allowed_addresses: tuple = ()
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     request_deadline: float = 120.0  # a server that drips bytes forever is cut off here
     domain_deadline: float = 1200.0
     max_sitemap_bytes: int = 200 * 1024 * 1024  # decompressed; the protocol's own limit is 50 MB
-    max_robots_bytes: int = 1024 * 1024
+    max_robots_bytes: int = 1024 * 1024  # a longer robots.txt is read up to here, not rejected
+    max_home_page_bytes: int = 512 * 1024  # where <link rel="sitemap"> is looked for
     max_depth: int = 5
     max_sitemaps: int = 5000
     max_urls: int = 10_000_000
@@ -21,8 +25,12 @@ class CrawlConfig:
     retries: int = 2
     retry_backoff: float = 1.0
     max_retry_after: float = 30.0
-    chunk_size: int = 2000
+    chunk_size: int = 10_000  # URLs per UrlChunk: one store transaction; larger sorted chunks insert faster
     probe_well_known: bool = True
+    # Parse on a helper thread while the caller handles an event (stores a chunk). Pays off
+    # when the caller mostly waits on a database server (PostgreSQL); with SQLite, whose
+    # inserts release the GIL once per row, a second busy thread slows the writer down.
+    parse_ahead: bool = False
     # Politeness across processes: an object with `slot(host) -> context manager`, entered
     # around every request to `host` ("name:port"); None means no gate (tests, benchmarks).
     host_gate: object = None

@@ -4,8 +4,10 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 # Paths probed on every origin besides what robots.txt names; the order is the probing order.
-# Sources: the sitemaps.org convention, WordPress core, Yoast/Rank Math/AIOSEO, Shopify, Wix,
-# Squarespace, Drupal's simple_sitemap, Magento, and plain-text and gzipped variants.
+# Sources: the sitemaps.org convention (/sitemap.xml, also Shopify, Wix, Squarespace, Drupal,
+# Next.js), Yoast / Rank Math / SEOPress (/sitemap_index.xml), All in One SEO and many static
+# generators (/sitemap-index.xml), WordPress core (/wp-sitemap.xml), gzipped and plain-text
+# variants, Magento 2 (/pub/sitemap.xml), and names seen on hand-made sites.
 WELL_KNOWN_PATHS = (
     "/sitemap.xml",
     "/sitemap_index.xml",
@@ -15,8 +17,11 @@ WELL_KNOWN_PATHS = (
     "/wp-sitemap.xml",
     "/sitemap.txt",
     "/sitemapindex.xml",
+    "/sitemaps.xml",
+    "/sitemap1.xml",
     "/sitemap/sitemap.xml",
     "/sitemaps/sitemap.xml",
+    "/pub/sitemap.xml",
     "/sitemap.php",
 )
 

@@ -1,25 +1,30 @@
 """One domain's crawl: find the origin, discover sitemaps, read them concurrently, stream records.
 
-`crawl_domain` is a generator. Sitemaps are fetched and parsed by a small thread pool (network
-latency, not parsing, is what threads hide); everything they produce passes through one bounded
-queue to the caller's thread, so the caller (which owns the database connection) writes while
-the pool reads, and memory stays bounded by the queue size times the chunk size.
+`crawl_domain` is a generator. A small thread pool downloads sitemaps (network latency is what
+threads hide) and passes their decompressed bytes through one bounded queue to the caller's
+thread, which parses them (push parsers, one per sitemap, so downloads interleave freely) and
+stores what they yield. Parsing stays on one thread on purpose: on two cores, several threads
+parsing under the GIL are slower than one, and they starve the thread that writes to the
+database (with CrawlConfig.parse_ahead, a helper parses while the caller is busy storing, but
+never at the same time as the caller's thread). Memory is bounded by the queue (chunks of at
+most a few hundred KiB) plus one pending UrlChunk per sitemap being read.
 """
 
 import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .discover import home_page_sitemaps, robots_sitemaps, well_known_urls
-from .fetch import BodyError, CannotConnect, Fetcher, FetchError
-from .parse import ChildSitemap, Kind, SitemapReader
+from .fetch import Blocked, BodyError, CannotConnect, Fetcher, FetchError
+from .parse import Kind, SitemapReader
 from .records import CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk
 
-QUEUE_SIZE = 16
-HOME_PAGE_BYTES = 256 * 1024
+QUEUE_SIZE = 32  # body chunks in flight (each at most fetch.PIECE_SIZE bytes)
+READY_CHUNKS = 2  # UrlChunks parsed ahead of the caller, at most
 
 
 @dataclass
@@ -30,6 +35,7 @@ class _Job:
     found_by: str
     depth: int
     lastmod: object = None
+    started: bool = False
 
     @property
     def is_probe(self):
@@ -38,20 +44,49 @@ class _Job:
 
 
 @dataclass
-class _Children:
+class _Outcome:
+    """A sitemap that ended without a body to parse; `finished` None: nothing to record."""
+
     job: _Job
-    children: list
+    finished: SitemapFinished | None
 
 
 @dataclass
-class _JobDone:
+class _Body:
+    """A sitemap's body begins: its chunks follow as _Data, then one _BodyEnd."""
+
     job: _Job
-    recorded: bool
-    failed: bool
+    finished: SitemapFinished
+    final_url: str
 
 
-class _Stopped(Exception):
+@dataclass
+class _Data:
+    job: _Job
+    data: bytes
+
+
+@dataclass
+class _BodyEnd:
+    job: _Job
+    error: str
+    bytes_read: int
+    compressed: bool
+
+
+class _Abandoned(Exception):
     pass
+
+
+class _Reading:
+    """The caller's state for one sitemap whose body is arriving."""
+
+    def __init__(self, body):
+        self.job = body.job
+        self.finished = body.finished
+        self.reader = SitemapReader(url=body.final_url)
+        self.chunk = []
+        self.children = []
 
 
 def crawl_domain(host, config, scheme=""):
@@ -62,7 +97,10 @@ def crawl_domain(host, config, scheme=""):
     """
     crawl = _Crawl(host, scheme, config)
     try:
-        yield from crawl.run()
+        if config.parse_ahead:
+            yield from crawl._handing_over(crawl.run())
+        else:
+            yield from crawl.run()
     finally:
         crawl.stop()
 
@@ -76,13 +114,23 @@ class _Crawl:
         self.deadline = time.monotonic() + config.domain_deadline
         self.events = queue.Queue(QUEUE_SIZE)
         self.stopping = threading.Event()
+        self.abandoned = threading.Event()  # the caller is gone: pool threads drop everything
+        self.stop_reason = ""
         self.pool = ThreadPoolExecutor(max_workers=max(1, config.concurrency), thread_name_prefix="sitemap")
-        self.seen = set()
+        self.seen = set()  # every sitemap URL scheduled (the caller's thread only)
+        self.final_urls = set()  # where those URLs ended up after redirects (pool threads)
+        self.final_lock = threading.Lock()
         self.next_key = 0
         self.pending = 0
+        self.first_error = ""
+        self.reading = {}  # job key -> _Reading, for bodies being parsed
+        self.ready = deque()  # events parsed ahead, waiting for the caller
+        self.turn = threading.Lock()  # held by whichever thread may parse
+        self.caller_busy = threading.Event()
         self.result = CrawlFinished()
 
     def stop(self):
+        self.abandoned.set()
         self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
@@ -95,8 +143,7 @@ class _Crawl:
             yield self.result
             return
         self.result.origin = origin
-        robots_url = origin + "/robots.txt"
-        listed = robots_sitemaps(robots_body, robots_url) if robots_body else []
+        listed = robots_sitemaps(robots_body, origin + "/robots.txt") if robots_body else []
         for url in listed:
             self._schedule(url, None, "robots", 0)
         if not listed:
@@ -107,37 +154,125 @@ class _Crawl:
                 self._schedule(url, None, "well_known", 0)
         yield from self._drain()
         if self.result.sitemaps and self.result.sitemaps == self.result.sitemaps_failed and not self.result.urls:
-            self.result.error = "no sitemap could be read: " + self._first_error
+            self.result.error = "no sitemap could be read: " + self.first_error
         yield self.result
 
     def _drain(self):
-        self._first_error = ""
-        while self.pending:
+        while self.pending or self.ready:
+            if self.ready:
+                yield self.ready.popleft()
+                continue
             try:
                 item = self.events.get(timeout=0.5)
             except queue.Empty:
                 self._check_deadline()
                 continue
-            yield from self._handle(item)
-            self._check_deadline()
+            yield from self._dispatch(item)
 
-    def _handle(self, item):
-        if isinstance(item, _JobDone):
-            self.pending -= 1
-            if item.recorded:
-                self.result.sitemaps += 1
-                self.result.sitemaps_failed += int(item.failed)
-        elif isinstance(item, _Children):
-            for child in item.children:
-                self._schedule(child.url, item.job.key, "index", item.job.depth + 1, child.lastmod)
-        elif isinstance(item, UrlChunk):
-            yield from self._count_urls(item)
+    def _dispatch(self, item):
+        if isinstance(item, _Data):
+            yield from self._parse(item)
+        elif isinstance(item, _Body):
+            self.reading[item.job.key] = _Reading(item)
+        elif isinstance(item, _BodyEnd):
+            yield from self._end_body(item)
         else:
-            if isinstance(item, SitemapFinished):
-                self.result.skipped += item.skipped
-                if item.error and not self._first_error:
-                    self._first_error = item.error
-            yield item
+            yield from self._record_outcome(item.job, item.finished)
+        self._check_deadline()
+
+    # --- parsing ahead while the caller stores (CrawlConfig.parse_ahead) -----------
+    # The caller's thread gives the parse state (the "turn") to a helper thread for as long
+    # as the caller is busy with an event, and takes it back before going on: one thread at
+    # a time parses, and what the helper produces waits in `ready`, in order.
+    def _handing_over(self, events):
+        helper = threading.Thread(target=self._parse_ahead, name="sitemap-parse-ahead", daemon=True)
+        self.turn.acquire()
+        helper.start()
+        try:
+            for event in events:
+                self.caller_busy.set()
+                self.turn.release()
+                yield event
+                self.caller_busy.clear()
+                self.turn.acquire()
+        finally:
+            self.abandoned.set()
+            self.caller_busy.clear()
+            if self.turn.locked():
+                self.turn.release()
+
+    def _parse_ahead(self):
+        while not self.abandoned.is_set():
+            if not self.caller_busy.wait(0.5):
+                continue
+            if not self._parse_one_ahead():
+                time.sleep(0.005)
+
+    def _parse_one_ahead(self):
+        """Dispatch one queued item for the busy caller; False when there was nothing to do."""
+        with self.turn:
+            if not self.caller_busy.is_set() or self.abandoned.is_set():
+                return False
+            if sum(isinstance(event, UrlChunk) for event in self.ready) >= READY_CHUNKS:
+                return False  # far enough ahead: memory, not speed, is at stake now
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return False
+            self.ready.extend(self._dispatch(item))
+            return True
+
+    def _parse(self, item):
+        reading = self.reading[item.job.key]
+        records = reading.reader.feed(item.data)
+        if records:
+            yield from self._take(reading, records)
+
+    def _take(self, reading, records):
+        if not reading.job.started:
+            yield self._start(reading.job)
+        if reading.reader.kind == Kind.INDEX:
+            for child in records:
+                self._schedule(child.url, reading.job.key, "index", reading.job.depth + 1, child.lastmod)
+            return
+        reading.finished.url_count += len(records)
+        reading.chunk.extend(records)
+        if len(reading.chunk) >= self.config.chunk_size:
+            chunk, reading.chunk = reading.chunk, []
+            yield from self._count_urls(UrlChunk(reading.job.key, chunk))
+
+    def _end_body(self, end):
+        reading = self.reading.pop(end.job.key)
+        reader = reading.reader
+        records = reader.stop(end.error) if end.error else reader.close()
+        if records:
+            yield from self._take(reading, records)
+        if reading.chunk:
+            yield from self._count_urls(UrlChunk(reading.job.key, reading.chunk))
+        finished = reading.finished
+        finished.kind, finished.skipped, finished.generator = reader.kind, reader.skipped, reader.generator
+        finished.error, finished.bytes, finished.compressed = reader.error, end.bytes_read, end.compressed
+        if end.job.is_probe and not end.job.started and reader.kind == Kind.NOT_SITEMAP:
+            finished = None  # a soft 404 or some other page at a guessed path
+        yield from self._record_outcome(end.job, finished)
+
+    def _record_outcome(self, job, finished):
+        self.pending -= 1
+        if finished is None:
+            return
+        if not job.started:
+            yield self._start(job)
+        failed = bool(finished.error) and finished.url_count == 0 and finished.kind != Kind.INDEX
+        self.result.sitemaps += 1
+        self.result.sitemaps_failed += int(failed)
+        self.result.skipped += finished.skipped
+        if finished.error and not self.first_error:
+            self.first_error = finished.error
+        yield finished
+
+    def _start(self, job):
+        job.started = True
+        return SitemapStarted(job.key, job.url, job.parent_key, job.found_by, job.lastmod)
 
     def _count_urls(self, chunk):
         room = self.config.max_urls - self.result.urls
@@ -145,15 +280,18 @@ class _Crawl:
             return
         if len(chunk.urls) >= room:
             chunk.urls = chunk.urls[:room]
-            self._note(f"stopped at the limit of {self.config.max_urls:,} URLs per domain")
-            self.stopping.set()
+            self._stop(f"stopped at the limit of {self.config.max_urls:,} URLs per domain")
         self.result.urls += len(chunk.urls)
         yield chunk
 
     def _check_deadline(self):
         if time.monotonic() > self.deadline and not self.stopping.is_set():
-            self._note(f"stopped at the domain time limit of {self.config.domain_deadline:g} s")
-            self.stopping.set()
+            self._stop(f"stopped at the domain time limit of {self.config.domain_deadline:g} s")
+
+    def _stop(self, reason):
+        self.stop_reason = self.stop_reason or reason
+        self._note(reason)
+        self.stopping.set()
 
     def _note(self, text):
         if text not in self.result.notes:
@@ -172,7 +310,7 @@ class _Crawl:
         self.next_key += 1
         job = _Job(self.next_key, url, parent_key, found_by, depth, lastmod)
         self.pending += 1
-        self.pool.submit(self._read_job, job)
+        self.pool.submit(self._fetch_job, job)
 
     def _find_origin(self):
         """(origin, robots.txt bytes, error): the first candidate origin that answers at all."""
@@ -180,15 +318,14 @@ class _Crawl:
         for origin in self._candidate_origins():
             try:
                 response = self.fetcher.get(origin + "/robots.txt", self.config.max_robots_bytes, self.deadline)
-            except CannotConnect as exc:
+            except (CannotConnect, Blocked) as exc:
                 errors.append(f"{origin}: {exc}")
                 continue
-            except FetchError as exc:
-                errors.append(f"{origin}: {exc}")
-                continue
-            with _closing(response):
+            except FetchError:
+                return origin, b"", ""  # it answered, if badly (a redirect loop, a stall): read its sitemaps
+            with response:
                 final = urlsplit(response.url)
-                answered = f"{final.scheme}://{final.netloc}"
+                answered = f"{final.scheme}://{final.netloc}" if final.netloc.lower() == urlsplit(origin).netloc else origin
                 body = _read_capped(response.body, self.config.max_robots_bytes) if response.ok else b""
             return answered, body, ""
         return None, b"", "; ".join(errors) or "no origin to try"
@@ -203,129 +340,86 @@ class _Crawl:
 
     def _home_page_links(self, origin):
         try:
-            response = self.fetcher.get(origin + "/", HOME_PAGE_BYTES, self.deadline)
+            response = self.fetcher.get(origin + "/", self.config.max_home_page_bytes, self.deadline)
         except FetchError:
             return []
-        with _closing(response):
+        with response:
             if not response.ok:
                 return []
-            return home_page_sitemaps(_read_capped(response.body, HOME_PAGE_BYTES), response.url)
+            return home_page_sitemaps(_read_capped(response.body, self.config.max_home_page_bytes), response.url)
 
-    # --- pool threads ----------------------------------------------------------------
-    def _emit(self, item):
-        while True:
-            if self.stopping.is_set() and not isinstance(item, _JobDone):
-                raise _Stopped()
+    # --- pool threads: download only ---------------------------------------------------
+    def _put(self, item):
+        # Blocks while the caller is behind; that is the back pressure that bounds memory.
+        while not self.abandoned.is_set():
             try:
                 self.events.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
+        raise _Abandoned()
 
-    def _read_job(self, job):
-        recorded = failed = False
+    def _fetch_job(self, job):
         try:
-            recorded, failed = self._read_sitemap(job)
-        except _Stopped:
+            if self.stopping.is_set():
+                self._put(_Outcome(job, None))
+            else:
+                self._fetch(job)
+        except _Abandoned:
             pass
         except Exception as exc:  # a bug must not hang the crawl: record it on the sitemap
-            if not recorded:
-                self._safe_emit(SitemapStarted(job.key, job.url, job.parent_key, job.found_by, job.lastmod))
-            self._safe_emit(SitemapFinished(job.key, error=f"internal error: {exc!r}"[:300]))
-            recorded, failed = True, True
-        finally:
-            self._safe_emit(_JobDone(job, recorded, failed))
+            self._put(_Outcome(job, SitemapFinished(job.key, error=f"internal error: {exc!r}"[:300])))
 
-    def _safe_emit(self, item):
-        try:
-            self._emit(item)
-        except _Stopped:
-            pass
-
-    def _read_sitemap(self, job):
-        """Fetch, parse and emit one sitemap; returns (recorded, failed)."""
+    def _fetch(self, job):
+        finished = SitemapFinished(job.key)
         try:
             response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline)
         except FetchError as exc:
-            if job.is_probe:
-                return False, False
-            self._start(job)
-            self._emit(SitemapFinished(job.key, error=str(exc)))
-            return True, True
-        with _closing(response):
-            return self._read_response(job, response)
+            finished.error = str(exc)
+            self._put(_Outcome(job, None if job.is_probe else finished))
+            return
+        with response:
+            finished.http_status = response.status
+            finished.content_type = response.content_type
+            finished.response_ms = response.elapsed_ms
+            if not response.ok:
+                finished.error = f"HTTP {response.status}"
+                self._put(_Outcome(job, None if job.is_probe else finished))
+            elif not self._claim_final_url(job, response.url):
+                self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
+            else:
+                self._pump(job, response, finished)
 
-    def _read_response(self, job, response):
-        finished = SitemapFinished(
-            job.key, http_status=response.status, content_type=response.content_type,
-            response_ms=response.elapsed_ms,
-        )
-        if not response.ok:
-            if job.is_probe:
-                return False, False
-            self._start(job)
-            finished.error = f"HTTP {response.status}"
-            self._emit(finished)
-            return True, True
-        reader = SitemapReader(response.body, response.url)
-        started = False
-        chunk, count = [], 0
-        for item in reader:
-            if not started:
-                self._start(job)
-                started = True
-            if isinstance(item, ChildSitemap):
-                chunk.append(item)
-                if len(chunk) >= 500:
-                    self._emit(_Children(job, chunk))
-                    chunk = []
-                continue
-            chunk.append(item)
-            count += 1
-            if len(chunk) >= self.config.chunk_size:
-                self._emit(UrlChunk(job.key, chunk))
-                chunk = []
-        if chunk:
-            self._emit(_Children(job, chunk) if reader.kind == Kind.INDEX else UrlChunk(job.key, chunk))
-        if not started:
-            if job.is_probe and (reader.kind == Kind.NOT_SITEMAP or response.url in self.seen and response.url != job.url):
-                return False, False
-            self._start(job)
-        finished.kind = reader.kind
-        finished.url_count = count
-        finished.skipped = reader.skipped
-        finished.generator = reader.generator
-        finished.error = reader.error
-        finished.bytes = response.body.bytes_read
-        finished.compressed = response.body.compressed or response.content_encoding in ("gzip", "x-gzip", "deflate")
-        self._emit(finished)
-        return True, bool(reader.error) and count == 0 and reader.kind != Kind.INDEX
+    def _pump(self, job, response, finished):
+        self._put(_Body(job, finished, response.url))
+        error = ""
+        try:
+            for data in response.body:
+                if self.stopping.is_set():
+                    error = self.stop_reason
+                    break
+                self._put(_Data(job, data))
+        except BodyError as exc:
+            error = str(exc)
+        self._put(_BodyEnd(job, error, response.body.bytes_read, response.body.compressed))
 
-    def _start(self, job):
-        self._emit(SitemapStarted(job.key, job.url, job.parent_key, job.found_by, job.lastmod))
-
-
-class _closing:
-    def __init__(self, response):
-        self.response = response
-
-    def __enter__(self):
-        return self.response
-
-    def __exit__(self, *exc):
-        self.response.close()
+    def _claim_final_url(self, job, final_url):
+        with self.final_lock:
+            if final_url != job.url and (final_url in self.seen or final_url in self.final_urls):
+                return False
+            self.final_urls.add(final_url)
+            return True
 
 
 def _read_capped(body, limit):
     """Up to `limit` bytes; a longer file is cut, not rejected (robots.txt, home pages)."""
     chunks, size = [], 0
     try:
-        while size < limit:
-            data = body.read(min(64 * 1024, limit - size))
-            if not data:
+        for data in body:
+            chunks.append(data[: limit - size])
+            size += len(chunks[-1])
+            if size >= limit:
                 break
-            chunks.append(data)
-            size += len(data)
     except BodyError:
         pass
     return b"".join(chunks)

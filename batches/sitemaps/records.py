@@ -52,3 +52,20 @@ class CrawlFinished:
     skipped: int = 0
     error: str = ""  # set only when nothing could be read at all: the domain failed
     notes: list = field(default_factory=list)  # caps hit, deadlines reached
+
+
+class Kind:
+    INDEX = "index"
+    URLSET = "urlset"
+    TEXT = "text"
+    RSS = "rss"
+    ATOM = "atom"
+    NOT_SITEMAP = "not_sitemap"
+
+
+class ChildSitemap:
+    __slots__ = ("url", "lastmod")
+
+    def __init__(self, url, lastmod):
+        self.url = url
+        self.lastmod = lastmod

@@ -1,11 +1,11 @@
-import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from tqdm import tqdm
 
 from batches import progress
-from batches.entries import ParsedEntries
+from batches.entries import InvalidLine, parse_line
 from batches.models import Batch
 from batches.owners import command_user
 from batches.services import create_batch, process_batch_here
@@ -25,43 +25,43 @@ class Command(BaseCommand):
 
     def handle(self, paths, name, user, sync, wait, json, **options):
         owner = command_user(user)
-        parsed = self._read(paths or ["-"])
-        self.stderr.write(
-            f"{len(parsed.entries)} valid, {parsed.duplicates} duplicate, {len(parsed.invalid)} invalid"
-        )
-        if not parsed.entries:
-            raise CommandError("no valid entry: nothing to import")
+        # The file is streamed into the database in chunks (bounded memory for millions of
+        # lines); duplicates are dropped by the (batch, host) unique index as rows go in.
+        self.valid = self.invalid = 0
+        bar = tqdm(unit=" lines", file=self.stderr, disable=None, leave=False, desc="importing")
         with transaction.atomic():
-            batch = create_batch(owner, name, parsed.entries, enqueue=not sync)
+            batch = create_batch(owner, name, self._entries(paths or ["-"]), enqueue=not sync,
+                                 on_progress=lambda read: bar.update(read - bar.n))
+            bar.close()
+            self.stderr.write(f"{batch.domains_total} valid, {self.valid - batch.domains_total} duplicate, "
+                              f"{self.invalid} invalid")
+            if not batch.domains_total:
+                raise CommandError("no valid entry: nothing to import")
         self.stdout.write(f"Created batch {batch.pk} ({batch.name}) with {batch.domains_total} domains")
         if sync:
             process_batch_here(batch.pk, on_progress=progress.bar_for(batch, self.stderr))
         elif wait:
             progress.wait_for(batch.pk, self.stderr)
-        self._report(Batch.objects.get(pk=batch.pk), json)
+        progress.report(self.stdout, Batch.objects.get(pk=batch.pk), json)
 
-    def _read(self, paths):
-        parsed = ParsedEntries()
+    def _entries(self, paths):
         for path in paths:
             stream = sys.stdin if path == "-" else _open(path)
             label = "stdin" if path == "-" else path
-            before = len(parsed.invalid)
-            for number, line in enumerate(stream, start=1):
-                parsed.add_line(number, line)
-            for invalid in parsed.invalid[before:]:
-                self.stderr.write(f"{label}: {invalid}")
-            if stream is not sys.stdin:
-                stream.close()
-        return parsed
-
-    def _report(self, batch, as_json):
-        summary = progress.summary(batch)
-        self.stdout.write(
-            f"Batch {batch.pk}: {summary['status']}, {summary['domains']} domains "
-            f"({summary['domains_failed']} failed), {summary['sitemaps']} sitemaps, {summary['urls']} URLs"
-        )
-        if as_json:
-            self.stdout.write(json.dumps(summary))
+            try:
+                for number, line in enumerate(stream, start=1):
+                    result = parse_line(number, line)
+                    if result is None:
+                        continue
+                    if isinstance(result, InvalidLine):
+                        self.invalid += 1
+                        self.stderr.write(f"{label}: {result}")
+                        continue
+                    self.valid += 1
+                    yield result
+            finally:
+                if stream is not sys.stdin:
+                    stream.close()
 
 
 def _open(path):

@@ -1,0 +1,180 @@
+"""The domain page: sitemap tree, URL table with search and filters, keyset pages, lastmod chart."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from batches.models import FoundBy, SitemapFile, SitemapKind, Url
+from tests.factories import make_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def batch(owner):
+    return make_batch(owner, domains=2, urls_per_domain=5, failed=1)
+
+
+@pytest.fixture
+def domain(batch):
+    return batch.domains.get(position=1)
+
+
+def domain_url(domain):
+    return reverse("domain_detail", args=[domain.batch_id, domain.pk])
+
+
+def shown_locs(page):
+    return re.findall(r'<td class="url"><a href="([^"]+)"', page.split('id="url-table"')[1])
+
+
+def get_page(client, domain, **params):
+    response = client.get(domain_url(domain), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_other_users_domain_is_404_and_anonymous_is_sent_to_log_in(client, other_user, domain):
+    client.force_login(other_user)
+    assert client.get(domain_url(domain)).status_code == 404
+    assert client.get(reverse("domain_chart", args=[domain.batch_id, domain.pk])).status_code == 404
+    client.logout()
+    assert client.get(domain_url(domain)).status_code == 302
+
+
+def test_a_domain_under_another_batch_id_is_404(owner_client, owner, domain):
+    mine_too = make_batch(owner, name="Second", domains=1)
+    assert owner_client.get(reverse("domain_detail", args=[mine_too.pk, domain.pk])).status_code == 404
+
+
+def test_staff_can_open_any_domain_page(client, staff, domain):
+    client.force_login(staff)
+    assert client.get(domain_url(domain)).status_code == 200
+
+
+def test_the_sitemap_tree_nests_children_under_robots_and_their_index(owner_client, domain):
+    orphan = SitemapFile.objects.create(domain=domain, url="https://site1.example.com/sitemap.xml",
+                                        found_by=FoundBy.WELL_KNOWN, kind=SitemapKind.URLSET, http_status=404,
+                                        error="HTTP 404")
+    page = get_page(owner_client, domain)
+    tree = page.split('id="sitemap-tree"')[1].split("</table>")[0]
+    assert tree.index("robots.txt") < tree.index("sitemap_index.xml") < tree.index("posts.xml") < tree.index(orphan.url)
+    index_cell = '<td class="url" style="--depth: 1"><span class="node"><span class="branch">└</span><a href="{}"'
+    assert index_cell.format("https://site1.example.com/sitemap_index.xml") in tree
+    assert '<td class="url" style="--depth: 2">' in tree and '<td class="url" style="--depth: 0">' in tree
+    assert "Sitemap index" in tree and "URL set" in tree and "Well-known path" in tree and "HTTP 404" in tree
+    assert "500\xa0bytes" in tree and "40 ms" in tree
+
+
+def test_the_url_table_lists_urls_in_order_with_their_fields(owner_client, domain):
+    page = get_page(owner_client, domain)
+    assert shown_locs(page) == [f"https://site1.example.com/post/{i}" for i in range(5)]
+    assert 'title="2024-03-15T12:00:00+00:00">2024-03-15</td>' in page and "weekly" in page and "/posts.xml" in page
+
+
+def test_a_failed_domain_shows_its_error(owner_client, batch):
+    failed = batch.domains.get(position=2)
+    page = get_page(owner_client, failed)
+    assert "<strong>Failed:</strong> https://site2.example.com: connection refused" in page
+    assert "No URL stored." in page
+
+
+def test_search_keeps_urls_that_contain_the_text(owner_client, domain):
+    Url.objects.create(domain=domain, loc="https://site1.example.com/About-Us")
+    assert shown_locs(get_page(owner_client, domain, q="post/3")) == ["https://site1.example.com/post/3"]
+    assert shown_locs(get_page(owner_client, domain, q="about")) == ["https://site1.example.com/About-Us"]
+    page = get_page(owner_client, domain, q="nothing-like-this")
+    assert shown_locs(page) == [] and "No URL matches." in page
+
+
+def test_urls_filter_by_sitemap_and_lastmod_range(owner_client, domain):
+    other = SitemapFile.objects.create(domain=domain, url="https://site1.example.com/pages.xml",
+                                       found_by=FoundBy.ROBOTS, kind=SitemapKind.URLSET, url_count=1)
+    Url.objects.create(domain=domain, sitemap=other, loc="https://site1.example.com/contact")
+    assert shown_locs(get_page(owner_client, domain, sitemap=other.pk)) == ["https://site1.example.com/contact"]
+    # lastmods are 2024-01-15, 02-15, 03-15, 04-15, 05-15; both ends are inclusive days.
+    in_range = shown_locs(get_page(owner_client, domain, lastmod_from="2024-02-15", lastmod_to="2024-04-15"))
+    assert in_range == [f"https://site1.example.com/post/{i}" for i in (1, 2, 3)]
+
+
+def test_an_impossible_filter_is_explained_and_all_urls_are_shown(owner_client, domain):
+    page = get_page(owner_client, domain, lastmod_from="2024-05-01", lastmod_to="2024-01-01")
+    assert "The lastmod range ends before it starts." in page
+    assert len(shown_locs(page)) == 5
+    page = get_page(owner_client, domain, lastmod_from="not-a-date")
+    assert "Enter a valid date." in page
+
+
+def test_url_pages_go_forward_and_back_by_keyset(owner_client, owner):
+    batch = make_batch(owner, name="Big", domains=1, urls_per_domain=250)
+    domain = batch.domains.get()
+    ids = list(Url.objects.filter(domain=domain).order_by("pk").values_list("pk", flat=True))
+    first = get_page(owner_client, domain)
+    assert len(shown_locs(first)) == 100 and f"after={ids[99]}" in first
+    second = get_page(owner_client, domain, after=ids[99])
+    assert shown_locs(second)[0].endswith("/post/100") and f"before={ids[100]}" in second
+    third = get_page(owner_client, domain, after=ids[199])
+    assert len(shown_locs(third)) == 50 and 'class="disabled">Next' in third
+    back = get_page(owner_client, domain, before=ids[100])
+    assert shown_locs(back) == shown_locs(first) and 'class="disabled">‹ Previous' in back
+
+
+def test_a_search_reads_a_bounded_stretch_and_offers_to_search_further(owner_client, owner, monkeypatch):
+    monkeypatch.setattr("batches.views.URL_SEARCH_STRETCH", 100)
+    batch = make_batch(owner, name="Big", domains=1, urls_per_domain=250)
+    domain = batch.domains.get()
+    ids = list(Url.objects.filter(domain=domain).order_by("pk").values_list("pk", flat=True))
+    page = get_page(owner_client, domain, q="/post/24")  # matches post/24 and post/240-249
+    assert shown_locs(page) == ["https://site1.example.com/post/24"]
+    assert "Searched 100 URLs and found 1 match here" in page and f"after={ids[99]}" in page
+    assert "Search further" in page
+    page = get_page(owner_client, domain, q="/post/24", after=ids[99])
+    assert shown_locs(page) == [] and "No URL matches in this stretch." in page
+    page = get_page(owner_client, domain, q="/post/24", after=ids[199])
+    assert shown_locs(page) == [f"https://site1.example.com/post/24{i}" for i in range(10)]
+    assert 'class="disabled">Next' in page and f"before={ids[240]}" in page
+    # Backward, a stretch at a time, to the first match.
+    page = get_page(owner_client, domain, q="/post/24", before=ids[240])
+    assert shown_locs(page) == [] and f"before={ids[140]}" in page
+    page = get_page(owner_client, domain, q="/post/24", before=ids[140])
+    assert shown_locs(page) == [] and f"before={ids[40]}" in page
+    page = get_page(owner_client, domain, q="/post/24", before=ids[40])
+    assert shown_locs(page) == ["https://site1.example.com/post/24"] and 'class="disabled">‹ Previous' in page
+
+
+def test_the_domain_page_runs_a_fixed_number_of_queries(owner_client, owner, django_assert_num_queries):
+    small = make_batch(owner, name="Small", domains=1, urls_per_domain=3).domains.get()
+    big = make_batch(owner, name="Big", domains=1, urls_per_domain=400).domains.get()
+    for domain in (small, big):
+        # session, user, batch, domain, sitemap files, page of URLs
+        with django_assert_num_queries(6):
+            owner_client.get(domain_url(domain))
+        # a filtered page also finds where its stretch of ids ends
+        with django_assert_num_queries(7):
+            owner_client.get(domain_url(domain), {"q": "post", "lastmod_from": "2024-01-01"})
+
+
+def test_the_chart_draws_a_bar_per_month_with_its_count(owner_client, domain):
+    response = owner_client.get(reverse("domain_chart", args=[domain.batch_id, domain.pk]))
+    svg = response.content.decode()
+    assert response["Content-Type"] == "image/svg+xml"
+    assert svg.count("<rect") == 5
+    assert "<title>Jan 2024: 1 URLs</title>" in svg and "<title>May 2024: 1 URLs</title>" in svg
+
+
+def test_the_chart_fills_gaps_and_switches_to_years_for_long_spans(owner_client, domain):
+    from datetime import datetime, timezone
+
+    Url.objects.create(domain=domain, loc="https://site1.example.com/old",
+                       lastmod=datetime(2010, 6, 1, tzinfo=timezone.utc))
+    svg = owner_client.get(reverse("domain_chart", args=[domain.batch_id, domain.pk])).content.decode()
+    assert svg.count("<rect") == 15  # 2010 .. 2024
+    assert "<title>2010: 1 URLs</title>" in svg and "<title>2015: 0 URLs</title>" in svg
+    assert "<title>2024: 5 URLs</title>" in svg
+
+
+def test_the_chart_says_when_no_url_has_a_date(owner_client, batch):
+    failed = batch.domains.get(position=2)
+    svg = owner_client.get(reverse("domain_chart", args=[batch.pk, failed.pk])).content.decode()
+    assert "No URL stored yet" in svg and "<rect" not in svg
