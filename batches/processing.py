@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from .models import BATCH_ACTIVE, DOMAIN_COUNTERS, Batch, Domain, DomainStatus, SitemapFile, Url
 from .politeness import host_gate
+from .retention import delete_in_chunks
 from .sitemaps import CrawlConfig, CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
 from .store import insert_urls
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
-DELETE_CHUNK = 10_000
 
 
 def crawl_config():
@@ -160,17 +160,8 @@ def forget_previous_run(domain):
                 sitemaps_count=0, sitemaps_failed=0, urls_count=0, urls_skipped=0)
         domain.sitemaps_count = domain.sitemaps_failed = domain.urls_count = domain.urls_skipped = 0
     # In chunks: a domain of millions of URLs must not hold one long delete.
-    while delete_urls_chunk(Url.objects.filter(domain_id=domain.pk)):
-        pass
+    delete_in_chunks(Url.objects.filter(domain_id=domain.pk))
     SitemapFile.objects.filter(domain_id=domain.pk).delete()
-
-
-def delete_urls_chunk(urls, size=DELETE_CHUNK):
-    """Delete up to `size` rows of a Url queryset in one short statement; returns how many."""
-    ids = list(urls.order_by("pk").values_list("pk", flat=True)[:size])
-    if not ids:
-        return 0
-    return Url.objects.filter(pk__in=ids).delete()[0]
 
 
 class Heartbeat:
