@@ -1,0 +1,147 @@
+"""Broken markup made readable before libxml2 sees it, without changing a character of a URL.
+
+libxml2 silently drops what it cannot read: the "&b" of an unescaped "?a=1&b=2", an HTML entity
+such as "&eacute;" (XML knows only five), a character reference to a character XML forbids, a
+control character. Each would turn a URL the site wrote into one it did not. `MarkupRepair`
+rewrites the UTF-8 byte stream chunk by chunk so that nothing is dropped:
+
+- a bare "&" becomes "&amp;": the URL keeps every character, as every browser reads it;
+- a named reference XML does not define, and a character reference XML forbids, become a
+  marker (U+FDD0, a noncharacter no text holds) followed by the reference's name: the target
+  decodes it with HTML's table (`decode_references`) or skips the entry, and counts it;
+- a control character or U+FFFE/U+FFFF becomes U+FFFD, which no kept URL may hold.
+
+CDATA sections and comments are copied as they are: an "&" is legal inside them.
+"""
+
+import re
+from html.entities import html5
+
+MARK = "\ufdd0"
+_MARK_REF = b"&#xFDD0;"
+_XML_NAMES = frozenset((b"amp", b"lt", b"gt", b"quot", b"apos"))
+# Every "&" except the ones libxml2 reads right: the XML five, and character references that
+# cannot be out of XML's range (the common "&#38;", "&#x2F;", "&#233;"), which never reach Python.
+_REFERENCE = re.compile(
+    rb"&(?!(?:amp|lt|gt|quot|apos);"
+    rb"|#(?:9|10|13|3[2-9]|[4-9][0-9]|[1-9][0-9]{2,3}|[1-4][0-9]{4}|5[0-4][0-9]{3});"
+    rb"|#x(?:[9aAdD]|[2-9a-fA-F][0-9a-fA-F]|[1-9a-cA-C][0-9a-fA-F]{2,3}|[1-9][0-9a-fA-F]{4}|10[0-9a-fA-F]{4});)"
+    rb"(?:([A-Za-z_:][\w.:-]*);"  # 1: a named reference
+    rb"|#([0-9]+);"  # 2: decimal
+    rb"|#x([0-9A-Fa-f]+);"  # 3: hexadecimal
+    rb")?"  # none of those: a bare "&"
+)
+_FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+_REPLACEMENT = "\ufffd".encode()
+_SECTION = re.compile(rb"<!\[CDATA\[|<!--")
+_SECTION_END = {b"<![CDATA[": b"]]>", b"<!--": b"-->"}
+_HELD = 64  # bytes of an unfinished reference held back for the next chunk
+_MARKED = re.compile(MARK + "([^;" + MARK + "]*);")
+
+
+class MarkupRepair:
+    """Called with each UTF-8 chunk, returns the repaired bytes; `flush()` at the end."""
+
+    def __init__(self):
+        self.tail = b""
+        self.section_end = None  # b"]]>" or b"-->" while inside a CDATA section or a comment
+
+    def __call__(self, data):
+        data, self.tail = self.tail + data, b""
+        out = []
+        pos = 0
+        while pos < len(data):
+            if self.section_end is not None:
+                pos = self._copy_section(data, pos, out)
+            else:
+                pos = self._repair_text(data, pos, out)
+        return _FORBIDDEN.sub(_REPLACEMENT, b"".join(out))
+
+    def flush(self):
+        tail, self.tail = self.tail, b""
+        if self.section_end is None:
+            tail = _repair(tail)
+        return _FORBIDDEN.sub(_REPLACEMENT, tail)
+
+    def _copy_section(self, data, pos, out):
+        end = data.find(self.section_end, pos)
+        if end == -1:
+            keep = max(pos, len(data) - len(self.section_end) + 1)
+            out.append(data[pos:keep])
+            self.tail = data[keep:]
+            return len(data)
+        end += len(self.section_end)
+        out.append(data[pos:end])
+        self.section_end = None
+        return end
+
+    def _repair_text(self, data, pos, out):
+        section = _SECTION.search(data, pos)
+        if section is None:
+            text = data[pos:]
+            cut = _unfinished(text)
+            out.append(_repair(text[:cut]))
+            self.tail = text[cut:]
+            return len(data)
+        out.append(_repair(data[pos:section.start()]))
+        out.append(section.group())
+        self.section_end = _SECTION_END[section.group()]
+        return section.end()
+
+
+def _unfinished(text):
+    """Where a reference, a section opening or a UTF-8 sequence cut by the chunk's end starts."""
+    cut = len(text)
+    amp = text.rfind(b"&", max(0, cut - _HELD))
+    if amp != -1 and b";" not in text[amp:]:
+        cut = amp
+    lt = text.rfind(b"<", max(0, len(text) - 8))
+    if lt != -1 and lt < cut and (b"<![CDATA["[: len(text) - lt] == text[lt:] or b"<!--".startswith(text[lt:])):
+        cut = lt
+    if text[-2:-1] == b"\xef" or text[-1:] == b"\xef":
+        cut = min(cut, len(text) - (1 if text[-1:] == b"\xef" else 2))
+    return cut
+
+
+def _repair(data):
+    if b"&" not in data:
+        return data
+    return _REFERENCE.sub(_repaired_reference, data)
+
+
+def _repaired_reference(match):
+    name, decimal, hexadecimal = match.groups()
+    if name is not None:
+        return match.group() if name in _XML_NAMES else _MARK_REF + name + b";"
+    if decimal is None and hexadecimal is None:
+        return b"&amp;"
+    value = int(decimal, 10) if decimal is not None else int(hexadecimal, 16)
+    if _allowed_in_xml(value):
+        return match.group()
+    return _MARK_REF + match.group()[1:]  # "#0;": undecodable, the target says so
+
+
+def _allowed_in_xml(value):
+    return value in (0x9, 0xA, 0xD) or 0x20 <= value <= 0xD7FF or 0xE000 <= value <= 0xFFFD or 0x10000 <= value <= 0x10FFFF
+
+
+def decode_references(text):
+    """(text, ok): the marked references decoded as HTML would; ok is False when one has no
+    meaning in HTML either (an unknown name, a forbidden character), left marked in the text."""
+    ok = True
+
+    def decoded(match):
+        nonlocal ok
+        value = html5.get(match.group(1) + ";")
+        if value is None:
+            ok = False
+            return match.group()
+        return value
+
+    return _MARKED.sub(decoded, text), ok
+
+
+def without_marks(text):
+    """An extension value as HTML would show it: known entities decoded, others as written."""
+    text, ok = decode_references(text)
+    return text if ok else _MARKED.sub(lambda match: "&" + match.group(1) + ";", text)
