@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from .markup import MARK, MarkupRepair, decode_references, without_marks
+from .markup import CUT, MARK, MarkupRepair, decode_references, without_marks
 from .records import ChildSitemap, Kind, SkipReason, UrlRecord
 from .values import MAX_FIELD_LENGTH, MAX_LOC_LENGTH, SPACE, check_loc, parse_changefreq, parse_lastmod, parse_priority
 
@@ -129,6 +129,9 @@ class _Text:
 
     def add(self, text):
         if self.too_long:
+            return
+        if CUT in text:
+            self.too_long, self.parts, self.space = True, [], ""
             return
         body = text.rstrip(SPACE)
         if not body:
