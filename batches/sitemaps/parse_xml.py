@@ -308,7 +308,9 @@ class _SitemapTarget:
             self._end_extension()
         elif len(self.nodes) > 1:
             node = self.nodes.pop()
-            self.nodes[-1].add(node.name, self._finish(node))
+            value = self._finish(node)
+            if value is not None:
+                self.nodes[-1].add(node.name, value)
 
     def close(self):
         return None
@@ -413,10 +415,11 @@ class _SitemapTarget:
             self.nodes = []
 
     def _finish(self, node):
+        """The node's value, None when its text was dropped and nothing else is left."""
         text = node.text.value()
         if text is TOO_LONG or self.extras_size + len(text) > MAX_EXTRAS_SIZE:
             self.extras_dropped += 1
-            text = ""
+            return node.result("") if node.value else None
         self.extras_size += len(text)
         return node.result(text)
 
