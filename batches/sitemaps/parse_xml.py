@@ -118,38 +118,44 @@ class _Text:
     reference, CDATA section or comment gap): kept as a list and joined once, so the work is
     linear, and given up as soon as its length, white space around it aside, passes `limit`."""
 
-    __slots__ = ("parts", "size", "space", "limit", "too_long")
+    __slots__ = ("parts", "size", "limit")
 
     def __init__(self, limit):
         self.parts = []
         self.size = 0
-        self.space = ""  # white space after the last piece: inside the value if more text follows
         self.limit = limit
-        self.too_long = False
 
     def add(self, text):
-        if self.too_long:
-            return
-        if CUT in text:
-            self.too_long, self.parts, self.space = True, [], ""
-            return
-        body = text.rstrip(SPACE)
-        if not body:
-            if self.parts and len(self.space) <= self.limit:
-                self.space += text
-            return
-        piece = self.space + body if self.parts else body.lstrip(SPACE)
-        self.size += len(piece)
+        self.parts.append(text)
+        self.size += len(text)
         if self.size > self.limit:
-            self.too_long, self.parts, self.space = True, [], ""
-            return
-        self.parts.append(piece)
-        self.space = text[len(body):]
+            self._trim()
 
     def value(self):
-        return TOO_LONG if self.too_long else "".join(self.parts)
+        if self.parts is _GIVEN_UP:
+            return TOO_LONG
+        value = "".join(self.parts).strip(SPACE)
+        return TOO_LONG if len(value) > self.limit else value
+
+    def _trim(self):
+        # Over the limit counting white space: keep it only if it is mostly white space.
+        if self.parts is _GIVEN_UP:
+            return
+        text = "".join(self.parts).lstrip(SPACE)
+        if CUT in text or len(text.rstrip(SPACE)) > self.limit:
+            self.parts = _GIVEN_UP
+        else:
+            self.parts, self.size = [text], len(text)
 
 
+class _GivenUp:
+    """Where the pieces of a value that passed its limit go: nowhere."""
+
+    def append(self, text):
+        pass
+
+
+_GIVEN_UP = _GivenUp()
 TOO_LONG = object()  # a field's value when it passed its limit
 
 
@@ -296,12 +302,12 @@ class _SitemapTarget:
             self.bases.pop()
         if self.fields is None:
             return
-        if self.ignored:
-            self.ignored -= 1
-        elif self.field is not None:  # only a leaf at entry depth + 1 can be open here
+        if self.field is not None:  # only a leaf at entry depth + 1 can be open here
             if self.field not in self.fields:
                 self.fields[self.field] = self.text.value()
             self.field = None
+        elif self.ignored:
+            self.ignored -= 1
         elif depth == self.entry_depth:
             self._end_entry()
         elif depth == self.entry_depth + 1:
@@ -386,6 +392,8 @@ class _SitemapTarget:
         return urljoin(self.base(), href)
 
     def _attributes(self, attrib):
+        if not attrib:
+            return {}
         value = {}
         for key, text in attrib.items():
             if len(text) > MAX_EXTRA_VALUE or self.extras_size + len(text) > MAX_EXTRAS_SIZE:
