@@ -31,9 +31,9 @@ _REFERENCE = re.compile(
     rb"|#x(?:[9aAdD]|[2-9a-fA-F][0-9a-fA-F]|[1-9a-cA-C][0-9a-fA-F]{2,3}|[1-9][0-9a-fA-F]{4}|10[0-9a-fA-F]{4});)"
     rb"(?:([A-Za-z_:][\w.:-]*);"  # 1: a named reference
     rb"|#([0-9]+);"  # 2: decimal
-    rb"|#x([0-9A-Fa-f]+);"  # 3: hexadecimal
-    rb")?"  # none of those: a bare "&"
+    rb"|#x([0-9A-Fa-f]+);)"  # 3: hexadecimal
 )
+_BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z_:][\w.:-]*;|#[0-9]+;|#x[0-9A-Fa-f]+;)")
 _FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 _REPLACEMENT = "\ufffd".encode()
 _SECTION = re.compile(rb"<!\[CDATA\[|<!--")
@@ -193,6 +193,7 @@ def _unfinished(text):
 def _repair(data):
     if b"&" not in data:
         return data
+    data = _BARE_AMPERSAND.sub(b"&amp;", data)  # no Python call per match: the common repair
     return _REFERENCE.sub(_repaired_reference, data)
 
 
@@ -200,8 +201,6 @@ def _repaired_reference(match):
     name, decimal, hexadecimal = match.groups()
     if name is not None:
         return match.group() if name in _XML_NAMES else _MARK_REF + name + b";"
-    if decimal is None and hexadecimal is None:
-        return b"&amp;"
     value = int(decimal, 10) if decimal is not None else int(hexadecimal, 16)
     if _allowed_in_xml(value):
         return match.group()
