@@ -375,3 +375,10 @@ def test_a_text_sitemap_counts_its_skipped_lines_by_reason():
     reader, records = read(body)
     assert locs(records) == ["http://example.com/a"]
     assert reader.skipped_by_reason == {"invalid_loc": 1, "loc_too_long": 1}
+
+
+def test_a_text_sitemap_counts_an_endless_line_once_and_reads_the_lines_after_it():
+    body = b"http://example.com/a\nhttp://example.com/" + b"x" * 50_000 + b"\nhttp://example.com/b\n"
+    reader = SitemapReader([body[i : i + 1000] for i in range(0, len(body), 1000)])
+    assert locs(list(reader)) == ["http://example.com/a", "http://example.com/b"]
+    assert reader.skipped_by_reason == {"loc_too_long": 1}

@@ -156,6 +156,7 @@ class _TextFormat:
 
     def __init__(self):
         self.pending = b""
+        self.dropping = False  # inside a line too long to be a URL, until its end
         self.skipped = 0
         self.reasons = Counter()
 
@@ -164,17 +165,23 @@ class _TextFormat:
         return dict(self.reasons)
 
     def feed(self, data):
+        if self.dropping:
+            end = data.find(b"\n")
+            if end == -1:
+                return []
+            data, self.dropping = data[end + 1 :], False
         lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
         if len(self.pending) > MAX_LOC_LENGTH * 4:
-            self.pending = b""  # an endless "line" is not a URL; drop it rather than buffer it
+            # an endless "line" is not a URL: drop it rather than buffer it
+            self.pending, self.dropping = b"", True
             self.skipped += 1
             self.reasons[SkipReason.LOC_TOO_LONG] += 1
         return self._records(lines)
 
     def close(self):
         pending, self.pending = self.pending, b""
-        return self._records([pending])
+        return [] if self.dropping else self._records([pending])
 
     def _records(self, lines):
         records = []
