@@ -285,3 +285,100 @@ def test_a_loc_with_a_tab_or_line_break_inside_is_skipped():
     body = f'<urlset xmlns="{NS}"><url><loc>http://example.com/a\tb</loc></url><url><loc>http://example.com/c\nd</loc></url></urlset>'
     reader, records = read(body)
     assert records == [] and reader.skipped == 2
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def read_feed(body, url="http://example.com/blog/feed.atom"):
+    reader = SitemapReader([body.encode()[i : i + 7] for i in range(0, len(body.encode()), 7)], url)
+    return reader, locs(list(reader))
+
+
+def test_it_resolves_atom_relative_hrefs_against_nested_xml_base_and_the_feed_url():
+    body = (f'<feed xmlns="{ATOM}" xml:base="/posts/">'
+            '<entry xml:base="2024/"><link href="one"/></entry>'
+            '<entry><link href="../two?x=1"/></entry>'
+            '<entry xml:base="http://other.example/a/"><link xml:base="b/" href="../c"/></entry>'
+            '<entry><link href="http://example.com/Absolute/./As/Written"/></entry>'
+            "</feed>")
+    reader, found = read_feed(body)
+    assert found == ["http://example.com/posts/2024/one", "http://example.com/two?x=1", "http://other.example/a/c",
+                     "http://example.com/Absolute/./As/Written"]
+
+
+def test_it_resolves_atom_hrefs_against_the_feed_url_without_xml_base():
+    body = f'<feed xmlns="{ATOM}"><entry><link href="post.html"/></entry><entry><link href="/root"/></entry></feed>'
+    assert read_feed(body)[1] == ["http://example.com/blog/post.html", "http://example.com/root"]
+
+
+def test_it_treats_the_iana_long_form_relation_as_alternate_and_ignores_self_and_enclosures():
+    body = (f'<feed xmlns="{ATOM}">'
+            '<entry><link rel="self" href="http://example.com/self/1"/>'
+            '<link rel="enclosure" href="http://example.com/a.mp3"/>'
+            '<link rel="http://www.iana.org/assignments/relation/alternate" href="http://example.com/1"/></entry>'
+            '<entry><link rel="self" href="http://example.com/self/2"/><link rel="enclosure" href="http://example.com/b.mp3"/></entry>'
+            '<entry><link rel=" alternate " type="text/html" href="http://example.com/3"/></entry></feed>')
+    reader, found = read_feed(body)
+    assert found == ["http://example.com/1", "http://example.com/3"]
+    assert reader.skipped_by_reason == {"invalid_loc": 1}
+
+
+def test_a_doctype_whose_internal_subset_declares_no_entities_is_read():
+    body = ('<?xml version="1.0"?><!DOCTYPE urlset [<!-- a comment with > and ]> inside -->'
+            '<!ELEMENT urlset ANY><!ATTLIST urlset note CDATA "a > b"><?pi x?>]>'
+            f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset>')
+    reader, records = read(body)
+    assert locs(records) == ["http://example.com/a"] and reader.error == ""
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE urlset SYSTEM "x>y" [<!ENTITY a "aa">]>',  # a quoted ">" used to hide the subset
+    "<!DOCTYPE urlset PUBLIC '-//x>//EN' 'y' [<!ENTITY a 'aa'>]>",
+    '<!DOCTYPE urlset [<!-- ]> --><!ENTITY a "aa">]>',
+    '<!DOCTYPE urlset [<!ENTITY % p "<!ENTITY a \'aa\'>"> %p;]>',  # a parameter entity
+    '<!DOCTYPE urlset [<!ATTLIST urlset x CDATA "]>"><!ENTITY a SYSTEM "file:///etc/passwd">]>',
+])
+def test_a_doctype_that_declares_entities_is_refused_however_it_is_disguised(doctype):
+    body = f'<?xml version="1.0"?>{doctype}<urlset xmlns="{NS}"><url><loc>http://example.com/&a;</loc></url></urlset>'
+    reader, records = read(body)
+    assert records == []
+    assert (reader.error, reader.error_code) == (
+        "refused: the XML declares a DTD of its own (entities are never expanded)", "xml_error")
+
+
+def test_it_counts_skipped_entries_by_reason_and_kept_entries_without_their_lastmod():
+    body = (f'<urlset xmlns="{NS}">'
+            "<url><loc>/relative</loc></url>"
+            f"<url><loc>http://example.com/{'a' * 2100}</loc></url>"
+            "<url><loc>http://example.com/&bogus;</loc></url>"
+            "<url><loc>http://example.com/1</loc><lastmod>yesterday</lastmod></url>"
+            f"<url><loc>http://example.com/2</loc><lastmod>{'9' * 300}</lastmod></url>"
+            "<url><loc>http://example.com/3</loc><lastmod></lastmod></url></urlset>")
+    reader, records = read(body)
+    assert locs(records) == ["http://example.com/1", "http://example.com/2", "http://example.com/3"]
+    assert reader.skipped == 3
+    assert reader.skipped_by_reason == {"invalid_loc": 1, "loc_too_long": 1, "html_entity": 1, "invalid_lastmod": 2}
+
+
+def test_it_gives_an_error_code_for_damaged_xml_and_for_documents_that_are_not_sitemaps():
+    damaged = read(f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url><url><loc>http://exa')[0]
+    html = read("<!DOCTYPE html><html><body>Not found</body></html>")[0]
+    other_xml = read('<?xml version="1.0"?><Error><Code>NoSuchKey</Code></Error>')[0]
+    fine = read(f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset>')[0]
+    assert (damaged.error_code, html.error_code, other_xml.error_code, fine.error_code) == (
+        "xml_error", "not_a_sitemap", "not_a_sitemap", "")
+
+
+def test_a_text_sitemap_counts_its_skipped_lines_by_reason():
+    body = "http://example.com/a\n/relative\nhttp://example.com/" + "b" * 2100 + "\n"
+    reader, records = read(body)
+    assert locs(records) == ["http://example.com/a"]
+    assert reader.skipped_by_reason == {"invalid_loc": 1, "loc_too_long": 1}
+
+
+def test_a_text_sitemap_counts_an_endless_line_once_and_reads_the_lines_after_it():
+    body = b"http://example.com/a\nhttp://example.com/" + b"x" * 50_000 + b"\nhttp://example.com/b\n"
+    reader = SitemapReader([body[i : i + 1000] for i in range(0, len(body), 1000)])
+    assert locs(list(reader)) == ["http://example.com/a", "http://example.com/b"]
+    assert reader.skipped_by_reason == {"loc_too_long": 1}

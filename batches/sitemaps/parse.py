@@ -5,10 +5,13 @@ say whether this is XML (parse_xml.py), a plain-text list of URLs, or something 
 soft 404, an error page), which is recorded as not a sitemap.
 """
 
+from collections import Counter
+
+from .charsets import UTF8, Transcoder, choose_encoding
 from .fetch import BodyError
 from .parse_xml import XmlFormat
-from .records import ChildSitemap, Kind, UrlRecord
-from .values import MAX_LOC_LENGTH, clean_loc
+from .records import ChildSitemap, Kind, SitemapProblem, SkipReason, UrlRecord
+from .values import MAX_LOC_LENGTH, check_loc, clean_loc
 
 __all__ = ["ChildSitemap", "Kind", "SitemapReader", "clean_loc", "detect_generator", "sniff"]
 
@@ -43,19 +46,31 @@ class SitemapReader:
     feeds) or ChildSitemap (index). `stop(reason)` ends a body that broke off (size cap,
     deadline, truncated gzip): what came before it is kept and the reason is the error.
     Iterating a reader built with `chunks` does all of that for an iterable of bytes.
-    Along the way: `kind`, `generator`, `skipped` (entries without a usable loc) and `error`.
+    `charset` is the HTTP Content-Type's charset parameter, if any (charsets.py says who wins).
+    Along the way: `kind`, `generator`, `encoding` (the codec read with), `skipped` (entries
+    without a usable loc), `skipped_by_reason` (SkipReason -> count, with `invalid_lastmod`
+    counting entries kept without their lastmod), `extras_dropped` (extension values over
+    their caps), `error` and `error_code` (a SitemapProblem: `xml_error` when the XML is
+    damaged or refused, `not_a_sitemap` for an HTML page or another document, "" when fine;
+    a reason given to `stop` sets `error` only: the caller knows its code).
     """
 
-    def __init__(self, chunks=(), url=""):
+    def __init__(self, chunks=(), url="", charset=None):
         self.chunks = chunks
         self.url = url
+        self.charset = charset or ""
         self.kind = Kind.NOT_SITEMAP
         self.generator = ""
+        self.encoding = UTF8
         self.skipped = 0
+        self.skipped_by_reason = {}
+        self.extras_dropped = 0
         self.error = ""
+        self.error_code = ""
         self._head = []
         self._head_size = 0
-        self._format = None  # _XmlFormat, _TextFormat or _Ignored once the head is seen
+        self._transcode = None  # None while the body is UTF-8 already
+        self._format = None  # XmlFormat, _TextFormat or _Ignored once the head is seen
         self._closed = False
 
     def __iter__(self):
@@ -80,16 +95,23 @@ class SitemapReader:
             if self._head_size < HEAD_SIZE:
                 return []
             return self._start()
-        return self._format.feed(data)
+        return self._format.feed(self._transcode(data) if self._transcode else data)
 
     def close(self):
         if self._closed:
             return []
         records = self._start() if self._format is None else []
         self._closed = True
+        if self._transcode:
+            records += self._format.feed(self._transcode.flush())
         records += self._format.close()
-        self.error = self.error or self._format.error
+        if self._format.error and not self.error:
+            self.error, self.error_code = self._format.error, SitemapProblem.XML_ERROR
         self.kind, self.skipped = self._format.kind, self._format.skipped
+        self.skipped_by_reason = self._format.skipped_by_reason
+        self.extras_dropped = self._format.extras_dropped
+        if self.kind == Kind.NOT_SITEMAP and not self.error_code:
+            self.error_code = SitemapProblem.NOT_A_SITEMAP
         return records
 
     def stop(self, reason):
@@ -99,11 +121,15 @@ class SitemapReader:
     def _start(self):
         head = b"".join(self._head)
         self._head = []
-        if head[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-            head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        self.encoding, bom = choose_encoding(head, self.charset)
+        head = head[bom:]
+        if self.encoding != UTF8:
+            self._transcode = Transcoder(self.encoding)
+            head = self._transcode(head)
+        head = head.lstrip(b"\xef\xbb\xbf \t\r\n")  # white space before the declaration: common, harmless
         self.generator = detect_generator(head, self.url)
         shape = sniff(head)
-        self._format = XmlFormat(head) if shape == "xml" else _TextFormat() if shape == "text" else _Ignored()
+        self._format = XmlFormat(self.url) if shape == "xml" else _TextFormat() if shape == "text" else _Ignored()
         records = self._format.feed(head)
         self.kind = self._format.kind
         return records
@@ -112,6 +138,8 @@ class SitemapReader:
 class _Ignored:
     kind = Kind.NOT_SITEMAP
     skipped = 0
+    skipped_by_reason = {}
+    extras_dropped = 0
     error = ""
 
     def feed(self, data):
@@ -124,21 +152,36 @@ class _Ignored:
 class _TextFormat:
     kind = Kind.TEXT
     error = ""
+    extras_dropped = 0
 
     def __init__(self):
         self.pending = b""
+        self.dropping = False  # inside a line too long to be a URL, until its end
         self.skipped = 0
+        self.reasons = Counter()
+
+    @property
+    def skipped_by_reason(self):
+        return dict(self.reasons)
 
     def feed(self, data):
+        if self.dropping:
+            end = data.find(b"\n")
+            if end == -1:
+                return []
+            data, self.dropping = data[end + 1 :], False
         lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
         if len(self.pending) > MAX_LOC_LENGTH * 4:
-            self.pending = b""  # an endless "line" is not a URL; drop it rather than buffer it
+            # an endless "line" is not a URL: drop it rather than buffer it
+            self.pending, self.dropping = b"", True
+            self.skipped += 1
+            self.reasons[SkipReason.LOC_TOO_LONG] += 1
         return self._records(lines)
 
     def close(self):
         pending, self.pending = self.pending, b""
-        return self._records([pending])
+        return [] if self.dropping else self._records([pending])
 
     def _records(self, lines):
         records = []
@@ -146,18 +189,17 @@ class _TextFormat:
             line = raw_line.strip().lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")
             if not line:
                 continue
-            loc = clean_loc(line)
+            loc, reason = check_loc(line)
             if loc:
                 records.append(UrlRecord(loc))
             else:
                 self.skipped += 1
+                self.reasons[reason] += 1
         return records
 
 
 def sniff(head):
-    """'xml', 'text' or 'other', from the first bytes of a (decompressed) body."""
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "xml"  # UTF-16 with a byte order mark: libxml2 reads it
+    """'xml', 'text' or 'other', from the first bytes of a (decompressed, UTF-8) body."""
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n\x00")
     lowered = start[:2048].lower()
     if start.startswith(b"<"):

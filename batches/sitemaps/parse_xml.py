@@ -1,35 +1,43 @@
 """XML sitemaps, indexes and feeds through lxml's push parser with a target object (SAX style).
 
 No tree is built, so memory stays flat whatever a file holds, and each chunk's entries are
-handed on as soon as it is parsed. Entities are never expanded beyond XML's own five, DTDs are
-never loaded, the network is never touched, and a document that declares a DTD of its own is
-refused (that is where entity bombs and external entities live).
+handed on as soon as it is parsed. The bytes arrive in UTF-8 (charsets.py) and repaired
+(markup.py). Entities are never expanded beyond XML's own five, DTDs are never loaded, the
+network is never touched, and a document whose DOCTYPE declares entities is refused (that is
+where entity bombs and external entities live); a DOCTYPE that declares none is read.
 """
 
-import re
+from collections import Counter
+from urllib.parse import urljoin
 
 from lxml import etree
 
-from .records import ChildSitemap, Kind, UrlRecord
-from .values import clean_loc, parse_changefreq, parse_lastmod, parse_priority
+from .markup import CUT, MARK, MarkupRepair, decode_references, without_marks
+from .records import ChildSitemap, Kind, SkipReason, UrlRecord
+from .values import MAX_FIELD_LENGTH, MAX_LOC_LENGTH, SPACE, check_loc, parse_changefreq, parse_lastmod, parse_priority
 
-_DOCTYPE = re.compile(rb"<!doctype\b[^>\[]*(\[)?", re.IGNORECASE)
-# "&" that does not start an entity or character reference: generators that forget to escape
-# query strings (?a=1&b=2) are common, and libxml2 would silently drop the "&b" part.
-_BARE_AMPERSAND = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]{0,31}|#[0-9]{1,8}|#x[0-9A-Fa-f]{1,8});)")
+MAX_EXTRA_VALUE = 4096  # characters of one extension value (a caption, a title): longer ones are dropped
+MAX_EXTRAS_SIZE = 100_000  # characters of extension values kept for one URL
+MAX_EXTRA_DEPTH = 8  # levels of elements kept inside an extension (video:price is 2)
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_IANA_ALTERNATE = "http://www.iana.org/assignments/relation/alternate"
+_PARSER_OPTIONS = dict(
+    resolve_entities=False, no_network=True, load_dtd=False, recover=True, huge_tree=False,
+    remove_comments=True, remove_pis=True,
+)
+ENTITIES_REFUSED = "refused: the XML declares a DTD of its own (entities are never expanded)"
 
 
 class XmlFormat:
-    def __init__(self, head):
-        doctype = _DOCTYPE.search(head)
-        self.target = _SitemapTarget(doctype_in_head=doctype is not None)
-        self.error = _ENTITIES_REFUSED if doctype and doctype.group(1) else ""
-        self.done = bool(self.error)
-        self.parser = etree.XMLParser(
-            target=self.target, resolve_entities=False, no_network=True, load_dtd=False, recover=True,
-            huge_tree=False, remove_comments=True, remove_pis=True,
-        )
-        self.repair = _AmpersandRepair(enabled=head[:2] not in (b"\xff\xfe", b"\xfe\xff"))
+    """An XML document pushed in UTF-8 chunks; `feed` and `close` return the entries read."""
+
+    def __init__(self, url=""):
+        self.target = _SitemapTarget(url)
+        self.prolog = _PrologCheck()
+        self.error = ""
+        self.done = False
+        self.parser = etree.XMLParser(target=self.target, encoding="utf-8", **_PARSER_OPTIONS)
+        self.repair = MarkupRepair()
 
     @property
     def kind(self):
@@ -39,21 +47,39 @@ class XmlFormat:
     def skipped(self):
         return self.target.skipped
 
+    @property
+    def skipped_by_reason(self):
+        return dict(self.target.reasons)
+
+    @property
+    def extras_dropped(self):
+        return self.target.extras_dropped
+
     def feed(self, data):
-        if not self.done:
-            self._parse(self.parser.feed, self.repair(data))
+        self._parse(self.parser.feed, self.repair(data))
         return self.target.take()
 
     def close(self):
-        if not self.done:
-            self._parse(self.parser.feed, self.repair.flush())
+        self._parse(self.parser.feed, self.repair.flush())
         if not self.done:
             self._parse(self.parser.close)
         self.done = True
+        if self.target.doctype_seen and not self.target.doctype_cleared:
+            self.error = self.error or ENTITIES_REFUSED  # the DOCTYPE never ended: it cannot be cleared
         self.error = self.error or self.target.unfinished() or _first_error(self.parser)
         return self.target.take()
 
     def _parse(self, step, *data):
+        if self.done:
+            return
+        if self.prolog is not None and data:
+            verdict = self.prolog.feed(data[0])
+            if verdict is not None:
+                self.prolog = None
+                self.target.doctype_cleared = not verdict
+                if verdict:
+                    self.error, self.done = verdict, True
+                    return
         try:
             step(*data)
         except _StopReading as stop:
@@ -62,7 +88,23 @@ class XmlFormat:
             self.error, self.done = f"XML error: {_xml_message(exc)}", True
 
 
-_ENTITIES_REFUSED = "refused: the XML declares a DTD of its own (entities are never expanded)"
+class _PrologCheck:
+    """Reads the document up to its root element with lxml's own tree parser, to see what its
+    DOCTYPE declares as libxml2 understood it (quotes, comments and all), then steps aside."""
+
+    def __init__(self):
+        self.parser = etree.XMLPullParser(events=("start",), **_PARSER_OPTIONS)
+
+    def feed(self, data):
+        """None while the root has not started, then "" (harmless) or the refusal."""
+        try:
+            self.parser.feed(data)
+        except etree.XMLSyntaxError:
+            return None
+        for _event, root in self.parser.read_events():
+            dtd = root.getroottree().docinfo.internalDTD
+            return ENTITIES_REFUSED if dtd is not None and any(True for _ in dtd.iterentities()) else ""
+        return None
 
 
 class _StopReading(Exception):
@@ -71,30 +113,80 @@ class _StopReading(Exception):
         self.reason = reason
 
 
+class _Text:
+    """The character data of one field, which libxml2 hands over in many pieces (one per
+    reference, CDATA section or comment gap): kept as a list and joined once, so the work is
+    linear, and given up as soon as its length, white space around it aside, passes `limit`."""
+
+    __slots__ = ("parts", "size", "limit")
+
+    def __init__(self, limit):
+        self.parts = []
+        self.size = 0
+        self.limit = limit
+
+    def add(self, text):
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > self.limit:
+            self._trim()
+
+    def value(self):
+        if self.parts is _GIVEN_UP:
+            return TOO_LONG
+        value = "".join(self.parts).strip(SPACE)
+        return TOO_LONG if len(value) > self.limit else value
+
+    def _trim(self):
+        # Over the limit counting white space: keep it only if it is mostly white space.
+        if self.parts is _GIVEN_UP:
+            return
+        text = "".join(self.parts).lstrip(SPACE)
+        if CUT in text or len(text.rstrip(SPACE)) > self.limit:
+            self.parts = _GIVEN_UP
+        else:
+            self.parts, self.size = [text], len(text)
+
+
+class _GivenUp:
+    """Where the pieces of a value that passed its limit go: nowhere."""
+
+    def append(self, text):
+        pass
+
+
+_GIVEN_UP = _GivenUp()
+TOO_LONG = object()  # a field's value when it passed its limit
+
+
 # --- The parser target: one object per document, called by libxml2 for every tag ----------
 # What each root holds: (kind, depth of its entries, entry tag, leaf fields read as text,
-# the function that turns an entry's fields into a record).
-def _url_record(fields, extras):
-    loc = clean_loc(fields.get("loc"))
+# the function that turns an entry's fields into (record, skip reason)).
+def _url_record(target, fields, extras):
+    loc, reason = target.loc(fields.get("loc"))
     if loc is None:
-        return None
+        return None, reason
     return UrlRecord(
-        loc, parse_lastmod(fields.get("lastmod")), parse_changefreq(fields.get("changefreq")),
-        parse_priority(fields.get("priority")), extras,
-    )
+        loc, target.lastmod(fields.get("lastmod")), parse_changefreq(_value(fields.get("changefreq"))),
+        parse_priority(_value(fields.get("priority"))), extras,
+    ), ""
 
 
-def _child_record(fields, extras):
-    loc = clean_loc(fields.get("loc"))
-    return ChildSitemap(loc, parse_lastmod(fields.get("lastmod"))) if loc else None
+def _child_record(target, fields, extras):
+    loc, reason = target.loc(fields.get("loc"))
+    return (ChildSitemap(loc, target.lastmod(fields.get("lastmod"))), "") if loc else (None, reason)
 
 
-def _feed_record(fields, extras):
-    loc = clean_loc(fields.get("link") or fields.get("guid") or fields.get("href"))
+def _feed_record(target, fields, extras):
+    loc, reason = target.loc(fields.get("link") or fields.get("guid") or fields.get("href"))
     if loc is None:
-        return None
+        return None, reason
     lastmod = fields.get("updated") or fields.get("pubdate") or fields.get("date") or fields.get("published")
-    return UrlRecord(loc, parse_lastmod(lastmod), "", None, extras)
+    return UrlRecord(loc, target.lastmod(lastmod), "", None, extras), ""
+
+
+def _value(text):
+    return None if text is TOO_LONG else text
 
 
 _PLANS = {
@@ -104,6 +196,7 @@ _PLANS = {
     "rdf": (Kind.RSS, 2, "item", frozenset(("link", "date")), _feed_record),  # RSS 1.0
     "feed": (Kind.ATOM, 2, "entry", frozenset(("updated", "published")), _feed_record),
 }
+_URL_FIELDS = frozenset(("loc", "link", "guid"))
 # Extension elements kept in a record's extras: local name -> key in extras.
 _EXTENSIONS = {
     "image": "images",
@@ -120,13 +213,13 @@ class _Node:
 
     __slots__ = ("name", "value", "text")
 
-    def __init__(self, name, attrib):
+    def __init__(self, name, value):
         self.name = name
-        self.value = {_local(key): value for key, value in attrib.items()}
-        self.text = []
+        self.value = value
+        self.text = _Text(MAX_EXTRA_VALUE)
 
-    def result(self):
-        text = "".join(self.text).strip()
+    def result(self, text):
+        text = without_marks(text) if MARK in text else text
         if not self.value:
             return text
         if text:
@@ -142,11 +235,15 @@ class _Node:
 
 
 class _SitemapTarget:
-    def __init__(self, doctype_in_head):
-        self.doctype_in_head = doctype_in_head
+    def __init__(self, url):
+        self.url = url
         self.records = []
         self.kind = Kind.NOT_SITEMAP
         self.skipped = 0
+        self.reasons = Counter()
+        self.extras_dropped = 0  # extension values over their caps, or nested too deep
+        self.doctype_seen = False
+        self.doctype_cleared = False
         self.depth = 0
         self.entry_depth = -1
         self.entry_name = None
@@ -154,9 +251,12 @@ class _SitemapTarget:
         self.make = None
         self.fields = None  # the entry being read, None between entries
         self.extras = None
+        self.extras_size = 0
         self.field = None  # the leaf whose text is being collected
-        self.text = []
+        self.text = None
         self.nodes = []  # the extension element being read, outermost first
+        self.ignored = 0  # depth of elements being skipped inside an extension
+        self.bases = []  # (depth, xml:base in force below it), innermost last
         self.bad = False
         self.names = {}
 
@@ -170,50 +270,82 @@ class _SitemapTarget:
         return ""
 
     def doctype(self, name, public_id, system_id):
-        # A DOCTYPE we could not inspect in the head may carry an internal subset: refuse it.
-        if not self.doctype_in_head:
-            raise _StopReading(_ENTITIES_REFUSED)
+        self.doctype_seen = True
 
     def start(self, tag, attrib):
         depth = self.depth = self.depth + 1
+        if _XML_BASE in attrib:
+            self.bases.append((depth, urljoin(self.base(), attrib[_XML_BASE].strip(SPACE))))
         if self.fields is not None:
             name = self.names.get(tag) or self._local_name(tag)
             if depth != self.entry_depth + 1:
                 self._start_nested(name, attrib)
             elif name in self.leaf_names and name != "guid":
-                self.field, self.text = name, ""
+                self._collect(name)
             else:
                 self._start_field(name, attrib)
         elif depth == self.entry_depth and (self.names.get(tag) or self._local_name(tag)) == self.entry_name:
-            self.fields, self.extras, self.bad = {}, None, False
+            self.fields, self.extras, self.extras_size, self.bad = {}, None, 0, False
         elif depth == 1:
             self._start_root(self._local_name(tag))
 
     def data(self, text):
         if self.field is not None:
-            self.text += text
-        elif self.nodes:
-            self.nodes[-1].text.append(text)
+            self.text.add(text)
+        elif self.nodes and not self.ignored:
+            self.nodes[-1].text.add(text)
 
     def end(self, tag):
         depth = self.depth
         self.depth = depth - 1
+        if self.bases and self.bases[-1][0] == depth:
+            self.bases.pop()
         if self.fields is None:
             return
         if self.field is not None:  # only a leaf at entry depth + 1 can be open here
             if self.field not in self.fields:
-                self.fields[self.field] = self.text
+                self.fields[self.field] = self.text.value()
             self.field = None
+        elif self.ignored:
+            self.ignored -= 1
         elif depth == self.entry_depth:
             self._end_entry()
         elif depth == self.entry_depth + 1:
             self._end_extension()
         elif len(self.nodes) > 1:
             node = self.nodes.pop()
-            self.nodes[-1].add(node.name, node.result())
+            value = self._finish(node)
+            if value is not None:
+                self.nodes[-1].add(node.name, value)
 
     def close(self):
         return None
+
+    def base(self):
+        return self.bases[-1][1] if self.bases else self.url
+
+    def loc(self, text):
+        """(loc, "") or (None, SkipReason) for a loc, link or href as read."""
+        if text is TOO_LONG:
+            return None, SkipReason.LOC_TOO_LONG
+        if not text or MARK not in text:
+            return check_loc(text)
+        text, decoded = decode_references(text)
+        if not decoded:
+            return None, SkipReason.HTML_ENTITY
+        loc, reason = check_loc(text)
+        if loc is None and reason == SkipReason.INVALID_LOC:
+            reason = SkipReason.HTML_ENTITY  # it decoded to something no URL may hold (a no-break space)
+        return loc, reason
+
+    def lastmod(self, text):
+        """The lastmod of a kept entry; one that is there but unreadable is counted."""
+        if text is None:
+            return None
+        lastmod = None if text is TOO_LONG else parse_lastmod(text)
+        if lastmod is None and (text is TOO_LONG or text.strip()):
+            self.reasons[SkipReason.INVALID_LASTMOD] += 1
+        return lastmod
 
     def _local_name(self, tag):
         name = _local(tag)
@@ -221,31 +353,55 @@ class _SitemapTarget:
         return name
 
     def _start_root(self, name):
+        if self.doctype_seen and not self.doctype_cleared:
+            raise _StopReading(ENTITIES_REFUSED)  # the DOCTYPE could not be read to its end
         plan = _PLANS.get(name)
         if plan is None:
             raise _StopReading()  # some other XML document (an error page, a feed we don't know)
         self.kind, self.entry_depth, self.entry_name, self.leaf_names, self.make = plan
 
+    def _collect(self, name):
+        self.field, self.text = name, _Text(MAX_LOC_LENGTH if name in _URL_FIELDS else MAX_FIELD_LENGTH)
+
     def _start_field(self, name, attrib):
         if name == "guid":
             if attrib.get("isPermaLink", "true").lower() != "false":
-                self.field, self.text = name, ""
+                self._collect(name)
         elif name == "link":
             self._link(attrib)
         elif name in _EXTENSIONS:
-            self.nodes = [_Node(name, attrib)]
+            self.nodes = [_Node(name, self._attributes(attrib))]
 
     def _link(self, attrib):
-        rel = attrib.get("rel", "alternate").lower()
-        href = (attrib.get("href") or "").strip()
+        rel = attrib.get("rel", "alternate").strip(SPACE).lower()
+        href = (attrib.get("href") or "").strip(SPACE)
         if self.kind == Kind.ATOM:
-            if rel == "alternate" and href and "href" not in self.fields:
-                self.fields["href"] = href
+            # RFC 4287 4.2.7.2: no rel is "alternate", and a bare name is short for the IANA IRI
+            if rel in ("alternate", _IANA_ALTERNATE) and href and "href" not in self.fields:
+                self.fields["href"] = self._absolute(href)
         elif self.kind == Kind.RSS:
-            self.field, self.text = "link", ""  # RSS <link> holds its URL as text
+            self._collect("link")  # RSS <link> holds its URL as text
         elif rel == "alternate" and href:  # xhtml:link in a urlset: hreflang / media alternates
-            alternate = {key: attrib[key] for key in ("hreflang", "href", "media") if attrib.get(key)}
+            alternate = self._attributes({key: attrib[key] for key in ("hreflang", "href", "media") if attrib.get(key)})
             self._add_extra("alternates", alternate)
+
+    def _absolute(self, href):
+        # Atom's relative references resolve against xml:base, then the feed's own URL (RFC 4287 1.3)
+        if href[:8].lower().startswith(("http://", "https://")):
+            return href
+        return urljoin(self.base(), href)
+
+    def _attributes(self, attrib):
+        if not attrib:
+            return {}
+        value = {}
+        for key, text in attrib.items():
+            if len(text) > MAX_EXTRA_VALUE or self.extras_size + len(text) > MAX_EXTRAS_SIZE:
+                self.extras_dropped += 1
+                continue
+            self.extras_size += len(text)
+            value[_local(key)] = without_marks(text) if MARK in text else text
+        return value
 
     def _start_nested(self, name, attrib):
         if self.field is not None:
@@ -254,22 +410,37 @@ class _SitemapTarget:
                 self.bad = True
             self.field = None
         elif self.nodes:
-            self.nodes.append(_Node(name, attrib))
+            if self.ignored or len(self.nodes) >= MAX_EXTRA_DEPTH or self.extras_size >= MAX_EXTRAS_SIZE:
+                self.ignored += 1
+                self.extras_dropped += 1
+            else:
+                self.nodes.append(_Node(name, self._attributes(attrib)))
 
     def _end_extension(self):
         if self.nodes:
             node = self.nodes.pop()
-            self._add_extra(_EXTENSIONS[node.name], node.result())
+            self._add_extra(_EXTENSIONS[node.name], self._finish(node))
             self.nodes = []
 
+    def _finish(self, node):
+        """The node's value, None when its text was dropped and nothing else is left."""
+        text = node.text.value()
+        if text is TOO_LONG or self.extras_size + len(text) > MAX_EXTRAS_SIZE:
+            self.extras_dropped += 1
+            return node.result("") if node.value else None
+        self.extras_size += len(text)
+        return node.result(text)
+
     def _end_entry(self):
-        record = None if self.bad else self.make(self.fields, self.extras)
+        record, reason = (None, SkipReason.INVALID_LOC) if self.bad else self.make(self, self.fields, self.extras)
         if record is None:
             self.skipped += 1
+            self.reasons[reason or SkipReason.INVALID_LOC] += 1
         else:
             self.records.append(record)
         self.fields = self.extras = self.field = None
         self.nodes = []
+        self.ignored = 0
 
     def _add_extra(self, key, value):
         if not value:
@@ -285,38 +456,6 @@ def _local(tag):
     return tag.rpartition("}")[2].rpartition(":")[2].lower()
 
 
-class _AmpersandRepair:
-    """Escape bare "&" in XML bytes, chunk by chunk (a reference may straddle two chunks).
-
-    Inside CDATA an "&" is legal as it is, so the repair stops at the first CDATA section."""
-
-    def __init__(self, enabled=True):
-        self.enabled = enabled
-        self.tail = b""
-
-    def __call__(self, data):
-        if not self.enabled:
-            return data
-        data = self.tail + data
-        self.tail = b""
-        cdata = data.find(b"<![CDATA[")
-        if cdata != -1:
-            self.enabled = False
-            return self._repair(data[:cdata]) + data[cdata:]
-        cut = data.rfind(b"&", max(0, len(data) - 40))
-        if cut != -1 and b";" not in data[cut:]:
-            data, self.tail = data[:cut], data[cut:]
-        return self._repair(data)
-
-    def flush(self):
-        tail, self.tail = self.tail, b""
-        return self._repair(tail) if self.enabled else tail
-
-    @staticmethod
-    def _repair(data):
-        return _BARE_AMPERSAND.sub(b"&amp;", data) if b"&" in data else data
-
-
 def _xml_message(exc):
     return str(exc).split("\n")[0][:300]
 
@@ -328,6 +467,3 @@ def _first_error(parser):
         if entry.level >= etree.ErrorLevels.ERROR:
             return f"XML error at line {entry.line}: {entry.message.strip()[:250]}"
     return ""
-
-
-# --- Sniffing ------------------------------------------------------------------

@@ -4,6 +4,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
+from .records import SkipReason
+
 # W3C datetime (and the near misses real generators write): a year, a month, a date, optionally
 # a time with or without seconds and fractions, optionally a zone (Z, +hh:mm, +hhmm, +hh), "T" or
 # a space between date and time.
@@ -14,6 +16,8 @@ _W3C = re.compile(
     re.IGNORECASE,
 )
 MAX_LOC_LENGTH = 2048  # the protocol's limit, and the column's
+MAX_FIELD_LENGTH = 256  # lastmod, changefreq, priority: anything longer is not a value
+SPACE = " \t\n\r\f\v"  # XML's white space and the two other ASCII ones
 CHANGEFREQS = {"always", "hourly", "daily", "weekly", "monthly", "yearly", "never"}
 _CACHE_SIZE = 4096
 _lastmod_cache = {}
@@ -118,17 +122,26 @@ def parse_changefreq(text):
 
 def clean_loc(text):
     """The loc as stored, or None when it is not an absolute http(s) URL we can keep."""
+    return check_loc(text)[0]
+
+
+def check_loc(text):
+    """(loc, "") when the text is an absolute http(s) URL we can keep, else (None, SkipReason)."""
     if not text:
-        return None
-    loc = text.strip()
+        return None, SkipReason.INVALID_LOC
+    # Only ASCII white space around a URL is not part of it (as browsers read an href): a
+    # no-break space is a character of the URL, which makes it one we cannot keep.
+    loc = text.strip(SPACE)
+    if len(loc) > MAX_LOC_LENGTH:
+        return None, SkipReason.LOC_TOO_LONG
     scheme = loc[:8].lower()
     host_at = 8 if scheme == "https://" else 7 if scheme.startswith("http://") else 0
-    if not host_at or len(loc) <= host_at or loc[host_at] in "/?#" or len(loc) > MAX_LOC_LENGTH:
-        return None
+    if not host_at or len(loc) <= host_at or loc[host_at] in "/?#":
+        return None, SkipReason.INVALID_LOC
     if " " in loc:
         loc = loc.replace(" ", "%20")  # browsers and crawlers send an unescaped space as %20
     # not printable: tabs, line breaks, other control and separator characters;
     # "\ufffd": bytes that were not valid in the declared encoding
     if not loc.isprintable() or "\ufffd" in loc:
-        return None
-    return loc
+        return None, SkipReason.INVALID_LOC
+    return loc, ""
