@@ -1,37 +1,80 @@
-"""HTTP for the engine: guarded connections, bounded retries, streamed and capped bodies."""
+"""HTTP for the engine: guarded connections, redirects followed hop by hop, bounded retries,
+streamed and capped bodies."""
 
 import socket
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from .guard import BlockedAddressError, WatchedAdapter, watching
+from .records import DomainError, SitemapProblem
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 64 * 1024
 PIECE_SIZE = 256 * 1024  # the most one inflate step may produce: the bound on a bomb's burst
+REDIRECT_BODY_CAP = 16 * 1024  # a 3xx body is drained (raw, never decoded) only this far
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+KNOWN_CODINGS = {"gzip", "x-gzip", "deflate", "x-deflate"}
 
 
 class FetchError(Exception):
-    """A request that produced no usable response; the message is shown to users."""
+    """A request that produced no usable response; the message is shown to users and `code`
+    (a DomainError value) says why in one word."""
+
+    code = DomainError.HTTP_ERROR
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+    @property
+    def problem(self):
+        """The SitemapProblem this error is for one sitemap file."""
+        return _SITEMAP_PROBLEMS.get(self.code, SitemapProblem.HTTP_ERROR)
 
 
 class CannotConnect(FetchError):
     """Nothing answered at all (DNS, refused, TLS, connect timeout): worth a fallback origin."""
 
+    code = DomainError.REFUSED
+
 
 class Blocked(FetchError):
     """The address guard refused the host (or a redirect hop)."""
 
+    code = DomainError.BLOCKED
+
+
+class AlreadyRead(FetchError):
+    """A redirect landed on a sitemap this crawl reads anyway (the caller's `landing` said so)."""
+
 
 class BodyError(Exception):
-    """The body stopped early (cap, deadline, truncated gzip); what was read before stays valid."""
+    """The body stopped early (cap, deadline, truncated gzip); what was read before stays valid.
+    `code` is the SitemapProblem it stands for."""
+
+    def __init__(self, message, code=SitemapProblem.CONNECTION):
+        super().__init__(message)
+        self.code = code
+
+
+_SITEMAP_PROBLEMS = {
+    DomainError.DNS: SitemapProblem.CONNECTION,
+    DomainError.REFUSED: SitemapProblem.CONNECTION,
+    DomainError.TLS: SitemapProblem.CONNECTION,
+    DomainError.TIMEOUT: SitemapProblem.TIMEOUT,
+    DomainError.DEADLINE: SitemapProblem.TIMEOUT,
+    DomainError.BLOCKED: SitemapProblem.BLOCKED,
+    DomainError.HTTP_ERROR: SitemapProblem.HTTP_ERROR,
+    DomainError.INTERNAL: SitemapProblem.INTERNAL,
+}
 
 
 @dataclass
@@ -43,10 +86,20 @@ class Response:
     elapsed_ms: int
     headers: dict
     body: "Body"
+    redirects: list = field(default_factory=list)  # the URLs redirected through, in order
 
     @property
     def ok(self):
         return 200 <= self.status < 300
+
+    @property
+    def charset(self):
+        """The Content-Type's charset parameter, lower-case, or ""."""
+        for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset":
+                return value.strip().strip("\"'").lower()
+        return ""
 
     def close(self):
         self.body.close()
@@ -72,22 +125,36 @@ class Fetcher:
             "Accept": "application/xml, text/xml, application/rss+xml, text/plain;q=0.9, */*;q=0.5",
             "Accept-Encoding": "gzip, deflate",
         })
-        self.session.max_redirects = config.max_redirects
         adapter = WatchedAdapter(
             guarded=not config.allow_private_hosts, allowed_addresses=config.allowed_addresses,
-            pool_connections=4, pool_maxsize=max(4, config.concurrency * 2), max_retries=0,
+            pool_connections=8, pool_maxsize=max(4, config.concurrency * 2), max_retries=0,
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.resolver = adapter.resolver
 
     def close(self):
         self.session.close()
 
-    def get(self, url, max_bytes, deadline=None):
-        """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close."""
+    def same_server(self, url, other):
+        """True when both URLs name one port on host names resolving to the same addresses."""
+        first, second = urlsplit(url), urlsplit(other)
+        try:
+            if _port(first) != _port(second):
+                return False
+            return set(self.resolver.addresses(first.hostname or "")) == set(self.resolver.addresses(second.hostname or ""))
+        except (OSError, ValueError, BlockedAddressError):
+            return False
+
+    def get(self, url, max_bytes, deadline=None, landing=None):
+        """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close.
+
+        Redirects are followed here, hop by hop: `landing(url)`, when given, is asked before
+        each hop is requested and may refuse it (AlreadyRead) when the crawl reads that URL anyway.
+        """
         attempt = 0
         while True:
-            response = self._get_once(url, max_bytes, deadline)
+            response = self._get_once(url, max_bytes, deadline, landing)
             if response.status not in RETRY_STATUSES or attempt >= self.config.retries:
                 return response
             delay = self._retry_delay(response, attempt)
@@ -110,60 +177,110 @@ class Fetcher:
             retry_after = self.config.retry_backoff * (2**attempt)
         return min(retry_after, self.config.max_retry_after)
 
-    def _get_once(self, url, max_bytes, deadline):
+    def _get_once(self, url, max_bytes, deadline, landing):
         gate = self.config.host_gate
         if gate is None:
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, landing)
         with gate.slot(urlsplit(url).netloc.lower()):
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, landing)
 
-    def _request(self, url, max_bytes, deadline):
+    def _request(self, url, max_bytes, deadline, landing):
         started = time.monotonic()
-        request_deadline = started + self.config.request_deadline
-        if deadline is not None:
-            request_deadline = min(request_deadline, deadline)
-        if request_deadline < started + self.config.request_deadline:
-            message = f"stopped at the domain time limit of {self.config.domain_deadline:g} s"
-        else:
-            message = f"download took longer than {self.config.request_deadline:g} s"
-        watch = _Watch(request_deadline, message)
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        watch = self._watch(started, deadline)
         try:
             with watching(watch):
-                raw = self.session.get(url, stream=True, timeout=timeout)
+                raw, redirects = self._follow(url, watch, landing)
         except BlockedAddressError as exc:
             watch.stop()
             raise Blocked(str(exc)) from None
-        except requests.TooManyRedirects:
+        except FetchError:
             watch.stop()
-            raise FetchError(f"more than {self.config.max_redirects} redirects (or a redirect loop)") from None
+            raise
         except requests.RequestException as exc:
             watch.stop()
             raise self._request_error(exc, watch) from None
         headers = raw.headers
-        body = Body(raw, max_bytes, watch, headers.get("Content-Encoding", "").strip().lower(), self.config.read_timeout)
+        codings = headers.get("Content-Encoding", "").strip().lower()
         return Response(
             url=raw.url,
             status=raw.status_code,
             content_type=headers.get("Content-Type", "").split(";")[0].strip().lower(),
-            content_encoding=headers.get("Content-Encoding", "").strip().lower(),
+            content_encoding=codings,
             elapsed_ms=int((time.monotonic() - started) * 1000),
             headers=headers,
-            body=body,
+            body=Body(raw, max_bytes, watch, codings, self.config.read_timeout),
+            redirects=redirects,
         )
+
+    def _watch(self, started, deadline):
+        request_deadline = started + self.config.request_deadline
+        if deadline is not None and deadline < request_deadline:
+            return _Watch(deadline, f"stopped at the domain time limit of {self.config.domain_deadline:g} s",
+                          DomainError.DEADLINE)
+        return _Watch(request_deadline, f"download took longer than {self.config.request_deadline:g} s",
+                      DomainError.TIMEOUT)
+
+    def _follow(self, url, watch, landing):
+        """(the first non-redirect answer, the URLs redirected through). A redirect's body is
+        drained raw up to REDIRECT_BODY_CAP and never decoded: requests' own redirect handling
+        reads it whole with its Content-Encoding undone, which a hostile 3xx turns into a bomb."""
+        redirects = []
+        while True:
+            raw = self._send(url)
+            location = raw.headers.get("Location") if raw.status_code in REDIRECT_STATUSES else None
+            if location is None:
+                return raw, redirects
+            _discard(raw)
+            if watch.timed_out:
+                raise FetchError(watch.message, watch.code)
+            if len(redirects) >= self.config.max_redirects:
+                raise FetchError(f"more than {self.config.max_redirects} redirects (or a redirect loop)")
+            redirects.append(url)
+            url = urljoin(url, location.strip())
+            if landing is not None and not landing(url):
+                raise AlreadyRead(f"redirected to {url}, read already")
+
+    def _send(self, url):
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        adapter = self.session.get_adapter(prepared.url)
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        return adapter.send(prepared, stream=True, timeout=timeout, verify=True, cert=None, proxies={})
 
     def _request_error(self, exc, watch):
         if watch.timed_out:
-            return FetchError(watch.message)
-        if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ConnectTimeout,
-                            requests.exceptions.ConnectionError)):
-            return CannotConnect(_describe(exc))
+            return FetchError(watch.message, watch.code)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return CannotConnect(_describe(exc), DomainError.TLS)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return CannotConnect("connection timed out", DomainError.TIMEOUT)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            message, code = _connection_problem(exc)
+            return (CannotConnect if code != DomainError.HTTP_ERROR else FetchError)(message, code)
         if isinstance(exc, requests.exceptions.Timeout):
-            return FetchError(f"no answer within {self.config.read_timeout:g} s")
+            return FetchError(f"no answer within {self.config.read_timeout:g} s", DomainError.TIMEOUT)
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                             requests.exceptions.MissingSchema)):
             return FetchError(f"invalid URL: {exc}")
         return FetchError(_describe(exc))
+
+
+def _port(parts):
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def _discard(raw):
+    """Let a redirect's connection go: kept alive when its body was short, closed otherwise."""
+    try:
+        left = REDIRECT_BODY_CAP
+        while left > 0:
+            data = raw.raw.read1(min(left, READ_SIZE), decode_content=False)
+            if not data:
+                raw.raw.release_conn()
+                return
+            left -= len(data)
+    except Exception:  # a broken redirect body is no reason to fail the hop it points to
+        pass
+    raw.close()
 
 
 def retry_after_seconds(value):
@@ -180,36 +297,60 @@ def retry_after_seconds(value):
     return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc):
+# (marker in the client library's text, readable message, DomainError); first match wins.
+# The library's own text (pool names, object reprs, errno numbers) is never shown to users.
+_CONNECTION_PROBLEMS = (
+    ("Name or service not known", "the host name does not resolve", DomainError.DNS),
+    ("nodename nor servname", "the host name does not resolve", DomainError.DNS),
+    ("No address associated", "the host name does not resolve", DomainError.DNS),
+    ("Temporary failure in name resolution", "the host name could not be resolved now", DomainError.DNS),
+    ("Failed to resolve", "the host name does not resolve", DomainError.DNS),
+    ("Connection refused", "connection refused", DomainError.REFUSED),
+    ("Network is unreachable", "the network is unreachable", DomainError.REFUSED),
+    ("No route to host", "no route to host", DomainError.REFUSED),
+    ("Host is unreachable", "no route to host", DomainError.REFUSED),
+    ("Cannot assign requested address", "the address cannot be connected to", DomainError.REFUSED),
+    ("Invalid argument", "the address cannot be connected to", DomainError.REFUSED),
+    ("Address family not supported", "the address cannot be connected to", DomainError.REFUSED),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not valid", DomainError.TLS),
+    ("SSL", "TLS handshake failed", DomainError.TLS),
+    ("timed out", "connection timed out", DomainError.TIMEOUT),
+    ("Connection reset", "connection reset by the server", DomainError.HTTP_ERROR),
+    ("RemoteDisconnected", "the server closed the connection without answering", DomainError.HTTP_ERROR),
+    ("Connection aborted", "the server closed the connection without answering", DomainError.HTTP_ERROR),
+    ("BadStatusLine", "the server sent something that is not HTTP", DomainError.HTTP_ERROR),
+    ("LineTooLong", "the server sent a header line too long to read", DomainError.HTTP_ERROR),
+)
+
+
+def _connection_problem(exc):
     text = str(exc)
-    for marker, message in (
-        ("Name or service not known", "the host name does not resolve"),
-        ("nodename nor servname", "the host name does not resolve"),
-        ("No address associated", "the host name does not resolve"),
-        ("Temporary failure in name resolution", "the host name does not resolve"),
-        ("Connection refused", "connection refused"),
-        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not valid"),
-        ("SSL", "TLS handshake failed"),
-        ("timed out", "connection timed out"),
-        ("Connection reset", "connection reset by the server"),
-        ("RemoteDisconnected", "the server closed the connection without answering"),
-    ):
+    for marker, message, code in _CONNECTION_PROBLEMS:
         if marker in text:
-            return message
-    return text[:300]
+            return message, code
+    return "could not connect", DomainError.REFUSED
+
+
+def _describe(exc):
+    return _connection_problem(exc)[0]
 
 
 class _Watch:
     """A request's wall-clock deadline: when it passes, the connection's socket is shut down,
     which wakes a read blocked on a server that drips bytes (it never trips the read timeout)."""
 
-    def __init__(self, deadline, message):
+    def __init__(self, deadline, message, code=DomainError.TIMEOUT):
         self.message = message
+        self.code = code
         self.timed_out = False
         self.connection = None
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut_off)
         self._timer.daemon = True
         self._timer.start()
+
+    @property
+    def problem(self):
+        return _SITEMAP_PROBLEMS[self.code]
 
     def attach(self, connection):
         self.connection = connection
@@ -230,9 +371,10 @@ class _Watch:
 
 
 class Body:
-    """A response body as an iterator of byte chunks: transport encoding undone, gzip files
-    inflated (recognised by their magic bytes, whatever the name or Content-Type says), and
-    the decompressed size and the wall-clock time capped while reading, never after."""
+    """A response body as an iterator of byte chunks: transport codings undone (stacked ones
+    in reverse order of application), gzip files inflated (recognised by their magic bytes,
+    whatever the name or Content-Type says), and the decompressed size and the wall-clock
+    time capped while reading, never after."""
 
     def __init__(self, response, max_bytes, watch, content_encoding="", read_timeout=0.0):
         self.response = response
@@ -243,6 +385,7 @@ class Body:
         self.bytes_read = 0
         self.compressed = False
         self.closed = False
+        self._ended = False
 
     def __iter__(self):
         chunks = self._decode_transport(self._transport())
@@ -258,15 +401,19 @@ class Body:
                 self.bytes_read = self.max_bytes
                 if room:
                     yield data[:room]  # what fits is read: a capped file still gives its first URLs
-                raise BodyError(_cap_message(self.max_bytes))
+                raise BodyError(_cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
             self.bytes_read += len(data)
             if data:
                 yield data
 
     def close(self):
-        if not self.closed:
-            self.closed = True
-            self.watch.stop()
+        if self.closed:
+            return
+        self.closed = True
+        self.watch.stop()
+        if self._ended:
+            self.response.raw.release_conn()  # read to its end: the connection is kept alive
+        else:
             self.response.close()
 
     def _transport(self):
@@ -278,29 +425,32 @@ class Body:
                 data = read(READ_SIZE, decode_content=False)
             except Exception as exc:  # urllib3 raises several types for a dropped or garbled stream
                 if self.watch.timed_out:
-                    raise BodyError(self.watch.message) from None
+                    raise BodyError(self.watch.message, self.watch.problem) from None
                 if "timed out" in str(exc):
-                    raise BodyError(f"no data for {self.read_timeout:g} s while reading") from None
+                    raise BodyError(f"no data for {self.read_timeout:g} s while reading", SitemapProblem.TIMEOUT) from None
                 raise BodyError(f"connection broken while reading: {_describe(exc)}") from None
             if self.watch.timed_out:
-                raise BodyError(self.watch.message)
+                raise BodyError(self.watch.message, self.watch.problem)
             if not data:
+                self._ended = True
                 return
             yield data
 
     def _decode_transport(self, chunks):
-        encoding = self.content_encoding
-        if encoding in ("", "identity"):
-            return chunks
-        if encoding in ("gzip", "x-gzip", "deflate"):
+        codings = [c.strip() for c in self.content_encoding.split(",") if c.strip() not in ("", "identity")]
+        unknown = [c for c in codings if c not in KNOWN_CODINGS]
+        if unknown:
+            raise BodyError(f"unsupported Content-Encoding {unknown[0]!r}", SitemapProblem.COMPRESSION_ERROR)
+        for coding in reversed(codings):  # the last coding listed was applied last
             self.compressed = True
-            return _decode_declared(chunks, encoding, self._check_size)
-        raise BodyError(f"unsupported Content-Encoding {encoding!r}")
+            chunks = _decode_declared(chunks, coding, self._check_size)
+        return chunks
 
     def _check_size(self, produced):
-        # the intermediate layer of a doubly compressed body is bounded by the same cap
+        # every intermediate layer of a stacked or doubly compressed body is bounded by the same cap
         if produced > self.max_bytes:
-            raise BodyError(_cap_message(self.max_bytes))
+            raise BodyError(_cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
+
 
 def _cap_message(limit):
     return f"larger than the {limit:,} byte limit (after decompression)"
@@ -311,8 +461,8 @@ def _chain_first(first, rest):
     yield from rest
 
 
-def _decode_declared(chunks, encoding, check_size):
-    """Undo Content-Encoding. Servers get it wrong in both directions: a body declared gzip
+def _decode_declared(chunks, coding, check_size):
+    """Undo one Content-Encoding. Servers get it wrong in both directions: a body declared gzip
     may be plain (passed through), and "deflate" may be zlib-wrapped or raw."""
     first = b""
     for first in chunks:
@@ -320,8 +470,9 @@ def _decode_declared(chunks, encoding, check_size):
             break
     if not first:
         return iter(())
-    if encoding == "deflate":
-        wbits = zlib.MAX_WBITS if (first[0] & 0x0F) == 8 and ((first[0] << 8) | first[1]) % 31 == 0 else -zlib.MAX_WBITS
+    if coding in ("deflate", "x-deflate"):
+        zlib_header = len(first) > 1 and (first[0] & 0x0F) == 8 and ((first[0] << 8) | first[1]) % 31 == 0
+        wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
     elif first[:2] == GZIP_MAGIC:
         wbits = 16 + zlib.MAX_WBITS
     else:
@@ -344,7 +495,7 @@ def _inflate(chunks, wbits, check_size):
             try:
                 piece = inflater.decompress(data, PIECE_SIZE)
             except zlib.error as exc:
-                raise BodyError(f"invalid compressed data: {exc}") from None
+                raise BodyError(f"invalid compressed data: {exc}", SitemapProblem.COMPRESSION_ERROR) from None
             produced += len(piece)
             check_size(produced)
             if piece:
@@ -357,4 +508,5 @@ def _inflate(chunks, wbits, check_size):
                 else:
                     break
     if not inflater.eof:
-        raise BodyError("truncated gzip stream" if wbits > zlib.MAX_WBITS else "truncated deflate stream")
+        message = "truncated gzip stream" if wbits > zlib.MAX_WBITS else "truncated deflate stream"
+        raise BodyError(message, SitemapProblem.COMPRESSION_ERROR)
