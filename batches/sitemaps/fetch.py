@@ -257,7 +257,8 @@ class Fetcher:
             message, code = _connection_problem(exc)
             return (CannotConnect if code != DomainError.HTTP_ERROR else FetchError)(message, code)
         if isinstance(exc, requests.exceptions.Timeout):
-            return FetchError(f"no answer within {self.config.read_timeout:g} s", DomainError.TIMEOUT)
+            # connected, but not a byte of an answer: for finding an origin, as good as no server
+            return CannotConnect(f"no answer within {self.config.read_timeout:g} s", DomainError.TIMEOUT)
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                             requests.exceptions.MissingSchema)):
             return FetchError(f"invalid URL: {exc}")
