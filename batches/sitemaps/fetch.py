@@ -17,7 +17,8 @@ from .records import DomainError, SitemapProblem
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 64 * 1024
 PIECE_SIZE = 256 * 1024  # the most one inflate step may produce: the bound on a bomb's burst
-REDIRECT_BODY_CAP = 16 * 1024  # a 3xx body is drained (raw, never decoded) only this far
+REDIRECT_BODY_CAP = 16 * 1024  # an unwanted body (a 3xx, a 404 page) is drained this far at most
+DRAIN_TIMEOUT = 0.25  # seconds to wait for those bytes before closing the connection instead
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 KNOWN_CODINGS = {"gzip", "x-gzip", "deflate", "x-deflate"}
@@ -230,7 +231,7 @@ class Fetcher:
             location = raw.headers.get("Location") if raw.status_code in REDIRECT_STATUSES else None
             if location is None:
                 return raw, redirects
-            _discard(raw)
+            _discard(raw, watch.connection)
             if watch.timed_out:
                 raise FetchError(watch.message, watch.code)
             if len(redirects) >= self.config.max_redirects:
@@ -269,19 +270,32 @@ def _port(parts):
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
-def _discard(raw):
-    """Let a redirect's connection go: kept alive when its body was short, closed otherwise."""
+def _discard(raw, connection):
+    """Let go of a response whose body is not wanted (a redirect, an error page, the rest of a
+    body read far enough). A short rest is drained, raw and never decoded, with a brief socket
+    timeout, so the connection is kept alive for the next request; anything longer, slower or
+    of unknown length closes the connection instead."""
+    if _drained(raw.raw, connection):
+        raw.raw.release_conn()
+    else:
+        raw.close()
+
+
+def _drained(stream, connection):
+    remaining = stream.length_remaining
+    sock = getattr(connection, "sock", None)
+    if remaining is None or remaining > REDIRECT_BODY_CAP or sock is None:
+        return False
     try:
-        left = REDIRECT_BODY_CAP
-        while left > 0:
-            data = raw.raw.read1(min(left, READ_SIZE), decode_content=False)
-            if not data:
-                raw.raw.release_conn()
-                return
-            left -= len(data)
-    except Exception:  # a broken redirect body is no reason to fail the hop it points to
-        pass
-    raw.close()
+        sock.settimeout(DRAIN_TIMEOUT)  # urllib3 sets its own again before the next request
+        # read to the empty read that tells the response it is over (the body has a length)
+        give_up = time.monotonic() + DRAIN_TIMEOUT
+        while stream.read1(READ_SIZE, decode_content=False):
+            if time.monotonic() > give_up:
+                return False  # a server dripping its error page is not worth the wait
+        return True
+    except Exception:  # a broken body is no reason to fail anything: the connection just goes
+        return False
 
 
 def retry_after_seconds(value):
@@ -411,11 +425,13 @@ class Body:
         if self.closed:
             return
         self.closed = True
-        self.watch.stop()
         if self._ended:
             self.response.raw.release_conn()  # read to its end: the connection is kept alive
-        else:
+        elif self.watch.timed_out:
             self.response.close()
+        else:
+            _discard(self.response, self.watch.connection)
+        self.watch.stop()
 
     def _transport(self):
         # read1: whatever has arrived, at most one system call, so bytes sent before a stall
