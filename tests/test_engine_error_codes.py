@@ -137,3 +137,21 @@ def test_it_reads_the_charset_parameter_of_the_content_type():
     assert charset('text/xml; Charset="ISO-8859-1"') == "iso-8859-1"
     assert charset("application/xml;charset=utf-8;q=1") == "utf-8"
     assert charset("text/xml") == ""
+
+
+def test_it_takes_a_bare_ipv6_literal_as_a_host_not_as_a_port():
+    found = crawl("::1", replace(LOCAL, allow_private_hosts=False), scheme="http")
+    assert found.result.error == "http://[::1]: refused to fetch ::1: it is not a public address"
+
+
+@pytest.mark.parametrize("host, message", [
+    ("[fe80::1]:80", "the address cannot be connected to"),  # link-local without a scope: EINVAL
+    (f"127.0.0.1:{_closed_port()}", "connection refused"),
+    ("nothing-here.invalid", "the host name does not resolve"),
+])
+def test_it_never_shows_the_http_librarys_own_text_for_an_unreachable_host(host, message):
+    found = crawl(host, replace(LOCAL, connect_timeout=1), scheme="http")
+    first = found.result.error.split("; ")[0]
+    assert first.split(": ", 1)[1] == message
+    for raw_text in ("Errno", "HTTPConnection", "Max retries", "NewConnectionError", "object at 0x"):
+        assert raw_text not in found.result.error
