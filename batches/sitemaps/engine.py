@@ -133,6 +133,7 @@ class _Crawl:
         self.host = _bracketed(host)
         self.cancelled = cancelled
         self.next_poll = 0.0
+        self.caller = threading.current_thread()  # the thread that runs the generator
         self.scheme = scheme
         self.config = config
         self.fetcher = Fetcher(config)
@@ -167,6 +168,7 @@ class _Crawl:
 
     # --- the caller's thread ----------------------------------------------------
     def run(self):
+        self.caller = threading.current_thread()
         origin, robots_body, error, code = self._find_origin()
         if origin is None:
             self.result.error, self.result.error_code = error, code
@@ -362,7 +364,8 @@ class _Crawl:
         now = time.monotonic()
         if now > self.deadline:
             self._stop(self._deadline_message())
-        elif self.cancelled is not None and now >= self.next_poll:
+        elif self.cancelled is not None and now >= self.next_poll and threading.current_thread() is self.caller:
+            # only the caller's thread asks: `cancelled` may use its database connection
             self.next_poll = now + CANCEL_POLL
             if self.cancelled():
                 self.stop_reason, self.stop_code = "stopped: the crawl was cancelled", SitemapProblem.TIMEOUT

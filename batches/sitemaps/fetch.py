@@ -4,24 +4,21 @@ streamed and capped bodies."""
 import socket
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .codings import BodyError, cap_message, decode_content_codings, inflate_gzip_file
 from .guard import BlockedAddressError, WatchedAdapter, watching
 from .records import DomainError, SitemapProblem
 
-GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 64 * 1024
-PIECE_SIZE = 256 * 1024  # the most one inflate step may produce: the bound on a bomb's burst
 REDIRECT_BODY_CAP = 16 * 1024  # an unwanted body (a 3xx, a 404 page) is drained this far at most
 DRAIN_TIMEOUT = 0.25  # seconds to wait for those bytes before closing the connection instead
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-KNOWN_CODINGS = {"gzip", "x-gzip", "deflate", "x-deflate"}
 
 
 class FetchError(Exception):
@@ -55,15 +52,6 @@ class Blocked(FetchError):
 
 class AlreadyRead(FetchError):
     """A redirect landed on a sitemap this crawl reads anyway (the caller's `landing` said so)."""
-
-
-class BodyError(Exception):
-    """The body stopped early (cap, deadline, truncated gzip); what was read before stays valid.
-    `code` is the SitemapProblem it stands for."""
-
-    def __init__(self, message, code=SitemapProblem.CONNECTION):
-        super().__init__(message)
-        self.code = code
 
 
 _SITEMAP_PROBLEMS = {
@@ -403,20 +391,16 @@ class Body:
         self._ended = False
 
     def __iter__(self):
-        chunks = self._decode_transport(self._transport())
-        first = next(chunks, b"")
-        if first[:2] == GZIP_MAGIC:
-            self.compressed = True
-            chunks = _inflate(_chain_first(first, chunks), 16 + zlib.MAX_WBITS, self._check_size)
-        else:
-            chunks = _chain_first(first, chunks)
+        chunks, coded = decode_content_codings(self._transport(), self.content_encoding, self._check_size)
+        chunks, gzipped = inflate_gzip_file(chunks, self._check_size)
+        self.compressed = coded or gzipped
         for data in chunks:
             room = self.max_bytes - self.bytes_read
             if len(data) > room:
                 self.bytes_read = self.max_bytes
                 if room:
                     yield data[:room]  # what fits is read: a capped file still gives its first URLs
-                raise BodyError(_cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
+                raise BodyError(cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
             self.bytes_read += len(data)
             if data:
                 yield data
@@ -453,77 +437,8 @@ class Body:
                 return
             yield data
 
-    def _decode_transport(self, chunks):
-        codings = [c.strip() for c in self.content_encoding.split(",") if c.strip() not in ("", "identity")]
-        unknown = [c for c in codings if c not in KNOWN_CODINGS]
-        if unknown:
-            raise BodyError(f"unsupported Content-Encoding {unknown[0]!r}", SitemapProblem.COMPRESSION_ERROR)
-        for coding in reversed(codings):  # the last coding listed was applied last
-            self.compressed = True
-            chunks = _decode_declared(chunks, coding, self._check_size)
-        return chunks
-
     def _check_size(self, produced):
         # every intermediate layer of a stacked or doubly compressed body is bounded by the same cap
         if produced > self.max_bytes:
-            raise BodyError(_cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
+            raise BodyError(cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
 
-
-def _cap_message(limit):
-    return f"larger than the {limit:,} byte limit (after decompression)"
-
-
-def _chain_first(first, rest):
-    yield first
-    yield from rest
-
-
-def _decode_declared(chunks, coding, check_size):
-    """Undo one Content-Encoding. Servers get it wrong in both directions: a body declared gzip
-    may be plain (passed through), and "deflate" may be zlib-wrapped or raw."""
-    first = b""
-    for first in chunks:
-        if first:
-            break
-    if not first:
-        return iter(())
-    if coding in ("deflate", "x-deflate"):
-        zlib_header = len(first) > 1 and (first[0] & 0x0F) == 8 and ((first[0] << 8) | first[1]) % 31 == 0
-        wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
-    elif first[:2] == GZIP_MAGIC:
-        wbits = 16 + zlib.MAX_WBITS
-    else:
-        return _chain_first(first, chunks)
-    return _inflate(_chain_first(first, chunks), wbits, check_size)
-
-
-def _inflate(chunks, wbits, check_size):
-    """Inflate in steps of at most PIECE_SIZE output bytes, so a bomb is stopped at the size
-    cap (checked by the caller between steps) with bounded memory. Concatenated gzip members
-    are one file by the gzip format; bytes after the last member are ignored."""
-    inflater = zlib.decompressobj(wbits)
-    produced = 0
-    for data in chunks:
-        if inflater.eof:
-            if wbits < 16 + zlib.MAX_WBITS or data[:2] != GZIP_MAGIC:
-                continue
-            inflater = zlib.decompressobj(wbits)
-        while data:
-            try:
-                piece = inflater.decompress(data, PIECE_SIZE)
-            except zlib.error as exc:
-                raise BodyError(f"invalid compressed data: {exc}", SitemapProblem.COMPRESSION_ERROR) from None
-            produced += len(piece)
-            check_size(produced)
-            if piece:
-                yield piece
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                data = inflater.unused_data
-                if data[:2] == GZIP_MAGIC and wbits == 16 + zlib.MAX_WBITS:
-                    inflater = zlib.decompressobj(wbits)
-                else:
-                    break
-    if not inflater.eof:
-        message = "truncated gzip stream" if wbits > zlib.MAX_WBITS else "truncated deflate stream"
-        raise BodyError(message, SitemapProblem.COMPRESSION_ERROR)
