@@ -311,3 +311,14 @@ def test_it_probes_over_one_kept_alive_connection(site):
     assert set(found.urls) == {site.url("/a")}
     assert sum(site.hits.values()) == 1 + len(WELL_KNOWN_PATHS) + 1  # robots, probes, the home page
     assert site.connections == 1
+
+
+def test_it_lists_a_named_sitemap_that_redirects_to_a_probed_path_under_robots(site):
+    site.add("/robots.txt", f"Sitemap: {site.url('/old-sitemap.xml')}\n", content_type="text/plain")
+    site.redirect("/old-sitemap.xml", "/sitemap.xml")
+    site.add("/sitemap.xml", urlset([site.url("/a")]))
+    found = crawl(site, LOCAL)
+    assert set(found.sitemaps) == {site.url("/old-sitemap.xml")}
+    assert found.started(site.url("/old-sitemap.xml")).found_by == "robots"
+    assert found.finished(site.url("/old-sitemap.xml")).final_url == site.url("/sitemap.xml")
+    assert site.hits["/sitemap.xml"] == 1

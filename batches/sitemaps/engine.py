@@ -29,6 +29,10 @@ from .records import CrawlFinished, DomainError, SitemapFinished, SitemapProblem
 QUEUE_SIZE = 32  # body chunks in flight (each at most fetch.PIECE_SIZE bytes)
 READY_CHUNKS = 2  # UrlChunks parsed ahead of the caller, at most
 CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
+# Probes wait (this long at most) until every sitemap robots.txt or the home page named knows
+# where its redirects land, so a named sitemap that redirects to a probed path is listed under
+# the source that named it, not under the probe.
+PROBE_HOLD = 2.0
 CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host answers it to every path
 FINGERPRINT_BYTES = 4096
 # The parser learns the HTTP charset in a later version; until then it is not passed.
@@ -44,11 +48,16 @@ class _Job:
     depth: int
     lastmod: object = None
     started: bool = False
+    landed: bool = False  # its request got past every redirect (or failed)
 
     @property
     def is_probe(self):
         # A well-known path is a guess: a miss is silence, not an error.
         return self.found_by == "well_known"
+
+    @property
+    def is_listed(self):
+        return self.found_by in ("robots", "home_page")
 
 
 @dataclass
@@ -151,6 +160,9 @@ class _Crawl:
         self.listed = []  # URLs named by robots.txt or the home page (probes are judged against them)
         self.catch_all = {}  # fingerprint of a probe's non-sitemap answer -> how many gave it
         self.failure_codes = []  # the SitemapProblem of each failed sitemap
+        self.unlanded = 0  # listed jobs whose redirects are not resolved yet (under claims_lock)
+        self.listing_done = False
+        self.listed_landed = threading.Event()
         self.next_key = 0
         self.pending = 0
         self.first_error = ""
@@ -183,6 +195,9 @@ class _Crawl:
             for url in listed:
                 self._schedule(url, None, "home_page", 0)
         self.listed = listed
+        with self.claims_lock:
+            self.listing_done = True
+            self._release_probes()
         if self.config.probe_well_known:
             for url in well_known_urls(origin):
                 self._schedule(url, None, "well_known", 0)
@@ -393,10 +408,25 @@ class _Crawl:
             return
         self.next_key += 1
         job = _Job(self.next_key, url, parent_key, found_by, depth, lastmod)
-        if not self._claim(job, url):
+        if not job.is_probe and not self._claim(job, url):
             return  # a redirect of a job in flight landed there a moment ago: it is read already
         self.pending += 1
+        if job.is_listed:
+            with self.claims_lock:
+                self.unlanded += 1
         self.pool.submit(self._fetch_job, job)
+
+    def _landed(self, job):
+        """`job` knows where it lands (any thread); the probes go once every listed job does."""
+        with self.claims_lock:
+            if job.is_listed and not job.landed:
+                job.landed = True
+                self.unlanded -= 1
+                self._release_probes()
+
+    def _release_probes(self):
+        if self.listing_done and self.unlanded == 0:
+            self.listed_landed.set()
 
     def _claim(self, job, url):
         """True when `url` is `job`'s to read: first come, first served, by normal form."""
@@ -462,7 +492,10 @@ class _Crawl:
 
     def _fetch_job(self, job):
         try:
-            if self.stopping.is_set() or self._pointless(job):
+            if job.is_probe:
+                # claimed only now: a named sitemap redirecting to this path has had its turn
+                self.listed_landed.wait(PROBE_HOLD)
+            if self.stopping.is_set() or (job.is_probe and not self._claim(job, job.url)) or self._pointless(job):
                 self._put(_Outcome(job, None))
             else:
                 self._fetch(job)
@@ -471,6 +504,8 @@ class _Crawl:
         except Exception as exc:  # a bug must not hang the crawl: record it on the sitemap
             error = f"internal error: {exc!r}"[:300]
             self._put(_Outcome(job, SitemapFinished(job.key, error=error, error_code=SitemapProblem.INTERNAL)))
+        finally:
+            self._landed(job)
 
     def _pointless(self, job):
         """A probe an earlier answer has made pointless: the host answers one page to every
@@ -492,6 +527,7 @@ class _Crawl:
         try:
             response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline,
                                         landing=lambda url: self._claim(job, url))
+            self._landed(job)
         except AlreadyRead:
             self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
             return
