@@ -29,9 +29,9 @@ from .records import CrawlFinished, DomainError, SitemapFinished, SitemapProblem
 QUEUE_SIZE = 32  # body chunks in flight (each at most fetch.PIECE_SIZE bytes)
 READY_CHUNKS = 2  # UrlChunks parsed ahead of the caller, at most
 CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
-# Probes wait (this long at most) until every sitemap robots.txt or the home page named knows
-# where its redirects land, so a named sitemap that redirects to a probed path is listed under
-# the source that named it, not under the probe.
+# A probe's answer waits (this long at most) until every sitemap robots.txt or the home page
+# named knows where its redirects land, so a named sitemap that redirects to a probed path is
+# listed under the source that named it, not under the probe.
 PROBE_HOLD = 2.0
 CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host answers it to every path
 FINGERPRINT_BYTES = 4096
@@ -492,10 +492,7 @@ class _Crawl:
 
     def _fetch_job(self, job):
         try:
-            if job.is_probe:
-                # claimed only now: a named sitemap redirecting to this path has had its turn
-                self.listed_landed.wait(PROBE_HOLD)
-            if self.stopping.is_set() or (job.is_probe and not self._claim(job, job.url)) or self._pointless(job):
+            if self.stopping.is_set() or self._pointless(job):
                 self._put(_Outcome(job, None))
             else:
                 self._fetch(job)
@@ -522,6 +519,12 @@ class _Crawl:
                 return True
         return False
 
+    def _probe_claims(self, job):
+        """Claim a probe's URL once its answer is in (the request went out at once, so probing
+        costs no extra round trip) and every named sitemap has had its turn to land there."""
+        self.listed_landed.wait(PROBE_HOLD)
+        return self._claim(job, job.url)
+
     def _fetch(self, job):
         finished = SitemapFinished(job.key)
         try:
@@ -536,6 +539,9 @@ class _Crawl:
             self._put(_Outcome(job, None if job.is_probe else finished))
             return
         with response:
+            if job.is_probe and not self._probe_claims(job):
+                self._put(_Outcome(job, None))  # a named sitemap landed here: it is read there
+                return
             finished.http_status = response.status
             finished.content_type = response.content_type
             finished.response_ms = response.elapsed_ms
