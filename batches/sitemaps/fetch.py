@@ -243,8 +243,7 @@ class Fetcher:
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return CannotConnect("connection timed out", DomainError.TIMEOUT)
         if isinstance(exc, requests.exceptions.ConnectionError):
-            message, code = _connection_problem(exc)
-            return (CannotConnect if code != DomainError.HTTP_ERROR else FetchError)(message, code)
+            return CannotConnect(*_connection_problem(exc))
         if isinstance(exc, requests.exceptions.Timeout):
             # connected, but not a byte of an answer: for finding an origin, as good as no server
             return CannotConnect(f"no answer within {self.config.read_timeout:g} s", DomainError.TIMEOUT)
@@ -302,6 +301,7 @@ def retry_after_seconds(value):
 
 # (marker in the client library's text, readable message, DomainError); first match wins.
 # The library's own text (pool names, object reprs, errno numbers) is never shown to users.
+# A connection cut before any HTTP answer counts as refused: nothing usable answered there.
 _CONNECTION_PROBLEMS = (
     ("Name or service not known", "the host name does not resolve", DomainError.DNS),
     ("nodename nor servname", "the host name does not resolve", DomainError.DNS),
@@ -318,11 +318,11 @@ _CONNECTION_PROBLEMS = (
     ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not valid", DomainError.TLS),
     ("SSL", "TLS handshake failed", DomainError.TLS),
     ("timed out", "connection timed out", DomainError.TIMEOUT),
-    ("Connection reset", "connection reset by the server", DomainError.HTTP_ERROR),
-    ("RemoteDisconnected", "the server closed the connection without answering", DomainError.HTTP_ERROR),
-    ("Connection aborted", "the server closed the connection without answering", DomainError.HTTP_ERROR),
-    ("BadStatusLine", "the server sent something that is not HTTP", DomainError.HTTP_ERROR),
-    ("LineTooLong", "the server sent a header line too long to read", DomainError.HTTP_ERROR),
+    ("Connection reset", "connection reset by the server", DomainError.REFUSED),
+    ("RemoteDisconnected", "the server closed the connection without answering", DomainError.REFUSED),
+    ("Connection aborted", "the server closed the connection without answering", DomainError.REFUSED),
+    ("BadStatusLine", "the server sent something that is not HTTP", DomainError.REFUSED),
+    ("LineTooLong", "the server sent a header line too long to read", DomainError.REFUSED),
 )
 
 
