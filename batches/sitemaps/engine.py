@@ -8,6 +8,11 @@ parsing under the GIL are slower than one, and they starve the thread that write
 database (with CrawlConfig.parse_ahead, a helper parses while the caller is busy storing, but
 never at the same time as the caller's thread). Memory is bounded by the queue (chunks of at
 most a few hundred KiB) plus one pending UrlChunk per sitemap being read.
+
+Each sitemap file is read once: URLs are claimed by their normal form (identity.normal_form)
+when scheduled and at every redirect hop, before the hop is requested. Named sitemaps (robots.txt,
+the home page) take precedence over the well-known probes, which run concurrently with them but
+claim their URL only once the named ones know where they land.
 """
 
 import hashlib
