@@ -2,6 +2,7 @@
 
 import gzip
 import threading
+import zlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,25 +20,39 @@ class Route:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    connections = 0  # TCP connections accepted: tells kept-alive reuse from reconnecting
+
+    def process_request(self, request, client_address):
+        self.connections += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request, client_address):
         pass  # clients that hang up early are part of the tests
 
 
 class FixtureSite:
-    def __init__(self, latency=0.0, address="127.0.0.1"):
+    def __init__(self, latency=0.0, address="127.0.0.1", port=0):
         self.routes = {}
+        self.default = None  # a Route answered for every path not in `routes` (a catch-all site)
         self.hits = Counter()
         self.latency = latency
         self.address = address
         self.closed = False
-        self.server = _QuietServer((address, 0), self._handler_class())
+        self.server = _QuietServer((address, port), self._handler_class())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
     def port(self):
         return self.server.server_address[1]
+
+    @property
+    def connections(self):
+        return self.server.connections
+
+    def answer_every_path(self, body, status=200, content_type="text/html"):
+        """Unknown paths get this answer instead of a 404 (a single-page app, a soft 404)."""
+        self.default = Route(body.encode() if isinstance(body, str) else body, status, {"Content-Type": content_type})
 
     @property
     def host(self):
@@ -85,7 +100,7 @@ class FixtureSite:
                 site.hits[self.path] += 1
                 if site.latency:
                     time.sleep(site.latency)
-                route = site.routes.get(self.path)
+                route = site.routes.get(self.path, site.default)
                 if route is None:
                     return self._send(404, b"not found", {"Content-Type": "text/plain"})
                 if route.delay:
@@ -138,6 +153,42 @@ def dripping(body, interval, first=b""):
                 request.wfile.write(body[position : position + 1])
                 request.wfile.flush()
                 time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
+    return handle
+
+
+def zero_bomb(inflated_size):
+    """A gzip member inflating to `inflated_size` zero bytes, built without compressing them
+    all: after a full flush the compressor forgets its history, so each MiB of zeros gives the
+    same deflate bytes, which are repeated. The trailer's CRC is left zero: whoever inflates
+    it whole has spent the memory before finding out."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = bytes(1024 * 1024)
+    compressor.compress(zeros)
+    compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    return header + block * (inflated_size // len(zeros)) + compressor.flush() + b"\x00" * 8
+
+
+def streaming(size, headers, status=200, piece=b"\x00" * 65536):
+    """A handler that announces `size` bytes and sends `piece` over and over until it has sent
+    them or the client hangs up (a body too large to hold in the test's memory)."""
+
+    def handle(request):
+        request.send_response(status)
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(size))
+        request.end_headers()
+        sent = 0
+        try:
+            while sent < size:
+                data = piece[: size - sent]
+                request.wfile.write(data)
+                sent += len(data)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
 

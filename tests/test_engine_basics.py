@@ -65,7 +65,7 @@ def test_the_address_guard_refuses_loopback_by_default(site):
     sitemaps, urls, result = crawl(site, CrawlConfig(retries=0))
     assert urls == {}
     assert result.error == (
-        f"{site.origin}: refused to fetch 127.0.0.1: it resolves to a loopback address (127.0.0.1)"
+        f"{site.origin}: refused to fetch 127.0.0.1: it is not a public address"
     )
     assert site.hits["/sitemap.xml"] == 0
 

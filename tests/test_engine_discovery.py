@@ -255,3 +255,71 @@ def test_robots_sitemap_urls_keep_their_letter_case(site):
     site.add("/Sitemaps/SitemapIndex_0.xml.gz", urlset([site.url("/Item/A")]), gzipped=True)
     found = crawl(site, LISTED_ONLY)
     assert set(found.urls) == {site.url("/Item/A")}
+
+
+def test_it_lists_a_file_once_under_robots_when_a_probe_names_it_on_another_host_name(site):
+    # robots.txt names 127.0.0.1; the domain was entered as localhost: the probe of the same
+    # path is the same file on the same server and is not fetched a second time
+    site.add("/robots.txt", f"Sitemap: {site.url('/sitemap_index.xml')}\n", content_type="text/plain")
+    site.add("/sitemap_index.xml", sitemapindex([site.url("/posts.xml"), site.url("/cut.xml.gz")]))
+    site.add("/posts.xml", urlset([site.url(f"/p{n}") for n in range(3)]))
+    cut = urlset([site.url(f"/c{n}") for n in range(2000)])
+    import gzip
+
+    site.add("/cut.xml.gz", gzip.compress(cut.encode())[:6000])
+    found = crawl(f"localhost:{site.port}", LOCAL)
+    index = site.url("/sitemap_index.xml")
+    assert set(found.sitemaps) == {index, site.url("/posts.xml"), site.url("/cut.xml.gz")}
+    assert found.started(index).found_by == "robots"
+    assert {found.started(url).parent_key for url in (site.url("/posts.xml"), site.url("/cut.xml.gz"))} == {
+        found.started(index).key}
+    assert site.hits["/sitemap_index.xml"] == 1 and site.hits["/cut.xml.gz"] == 1
+    assert sum(found.finished(url).url_count for url in found.sitemaps) == found.result.urls == len(found.urls)
+
+
+def test_it_stops_probing_a_host_that_answers_one_page_to_every_path(site):
+    site.answer_every_path("<!DOCTYPE html><html><body>Welcome to our app</body></html>")
+    site.add("/robots.txt", f"Sitemap: {site.url('/real.xml')}\n", content_type="text/plain")
+    site.add("/real.xml", urlset([site.url("/r")]))
+    found = crawl(site, replace(LOCAL, concurrency=2))
+    assert set(found.urls) == {site.url("/r")}
+    assert set(found.sitemaps) == {site.url("/real.xml")}
+    probed = sum(site.hits[path] for path in WELL_KNOWN_PATHS)
+    assert 3 <= probed <= 8 < len(WELL_KNOWN_PATHS)  # three identical answers, and what was already under way
+
+
+def test_it_still_finds_the_probed_sitemap_of_a_catch_all_host(site):
+    site.answer_every_path("<html><body>app shell</body></html>")
+    site.add("/sitemap.xml", urlset([site.url("/s")]))
+    found = crawl(site, LOCAL)
+    assert set(found.urls) == {site.url("/s")}
+
+
+def test_it_keeps_probes_that_answer_different_pages(site):
+    for path in WELL_KNOWN_PATHS[:6]:
+        site.add(path, f"<html><body>no sitemap at {path}</body></html>", content_type="text/html")
+    site.add("/sitemap.txt", site.url("/t") + "\n", content_type="text/plain")
+    found = crawl(site, LOCAL)
+    assert set(found.urls) == {site.url("/t")}
+    assert all(site.hits[path] == 1 for path in WELL_KNOWN_PATHS)
+
+
+def test_it_probes_over_one_kept_alive_connection(site):
+    site.add("/robots.txt", "User-agent: *\n", content_type="text/plain")
+    site.add("/sitemap.xml", urlset([site.url("/a")]))
+    found = crawl(site, replace(LOCAL, concurrency=1))
+    assert set(found.urls) == {site.url("/a")}
+    assert sum(site.hits.values()) == 1 + len(WELL_KNOWN_PATHS) + 1  # robots, probes, the home page
+    assert site.connections == 1
+
+
+def test_it_lists_a_named_sitemap_that_redirects_to_a_probed_path_under_robots(site):
+    site.add("/robots.txt", f"Sitemap: {site.url('/old-sitemap.xml')}\n", content_type="text/plain")
+    site.redirect("/old-sitemap.xml", "/sitemap.xml")
+    site.add("/sitemap.xml", urlset([site.url("/a")]))
+    found = crawl(site, LOCAL)
+    assert set(found.sitemaps) == {site.url("/old-sitemap.xml")}
+    assert found.started(site.url("/old-sitemap.xml")).found_by == "robots"
+    assert found.finished(site.url("/old-sitemap.xml")).final_url == site.url("/sitemap.xml")
+    # the probe asked at once (no round trip lost waiting) but left its answer unread
+    assert found.finished(site.url("/old-sitemap.xml")).url_count == found.result.urls == 1

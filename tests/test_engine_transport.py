@@ -302,3 +302,50 @@ def test_parsing_ahead_while_the_caller_stores_gives_the_same_records_in_order(s
     assert isinstance(event, CrawlFinished) and event.urls == 12_000 and event.sitemaps == 5
     assert started == finished and len(started) == 5
     assert sorted(locs) == sorted(site.url(f"/{n}/{i}") for n in range(4) for i in range(3000))
+
+
+def _many_urls(site, count):
+    return urlset([site.url(f"/page/{n}") for n in range(count)])
+
+
+def _crawl_with_a_slow_first_chunk(site, config, pause, cancelled=None):
+    """Run the crawl as a caller that spends `pause` seconds storing the first UrlChunk
+    (meanwhile the download fills the queue); returns (URLs yielded, CrawlFinished, seconds)."""
+    from batches.sitemaps import crawl_domain
+    from batches.sitemaps.records import UrlChunk
+
+    started, urls, paused = time.monotonic(), 0, False
+    for event in crawl_domain(site.host, config, scheme="http", cancelled=cancelled):
+        if isinstance(event, UrlChunk):
+            urls += len(event.urls)
+            if not paused:
+                paused = True
+                time.sleep(pause)
+    return urls, event, time.monotonic() - started
+
+
+def test_it_drops_the_queued_chunks_once_the_domain_deadline_passes(site):
+    listed(site, "/big.xml")
+    site.add("/big.xml", _many_urls(site, 200_000))
+    urls, result, seconds = _crawl_with_a_slow_first_chunk(site, replace(LOCAL, domain_deadline=1, chunk_size=1000), 1.5)
+    assert seconds < 3
+    assert urls <= 3000  # the first chunk, and at most what one dispatch completed after the stop
+    assert result.notes == ["stopped at the domain time limit of 1 s"]
+
+
+def test_it_stops_promptly_when_the_caller_cancels_between_chunks(site):
+    from batches.sitemaps.engine import CANCEL_POLL
+
+    listed(site, "/big.xml")
+    site.add("/big.xml", _many_urls(site, 200_000))
+    polls = []
+
+    def cancelled():
+        polls.append(time.monotonic())
+        return len(polls) > 1  # the second look says the batch was cancelled
+
+    urls, result, seconds = _crawl_with_a_slow_first_chunk(site, replace(LOCAL, chunk_size=1000), 0.3, cancelled)
+    assert seconds < CANCEL_POLL + 1.5
+    assert urls < 100_000
+    assert len(polls) == 2 and polls[1] - polls[0] >= CANCEL_POLL  # a database look at most once a poll
+    assert result.notes == [] and result.error == ""

@@ -8,8 +8,15 @@ parsing under the GIL are slower than one, and they starve the thread that write
 database (with CrawlConfig.parse_ahead, a helper parses while the caller is busy storing, but
 never at the same time as the caller's thread). Memory is bounded by the queue (chunks of at
 most a few hundred KiB) plus one pending UrlChunk per sitemap being read.
+
+Each sitemap file is read once: URLs are claimed by their normal form (identity.normal_form)
+when scheduled and at every redirect hop, before the hop is requested. Named sitemaps (robots.txt,
+the home page) take precedence over the well-known probes, which run concurrently with them but
+claim their URL only once the named ones know where they land.
 """
 
+import hashlib
+import inspect
 import queue
 import threading
 import time
@@ -19,12 +26,22 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .discover import home_page_sitemaps, robots_sitemaps, well_known_urls
-from .fetch import Blocked, BodyError, CannotConnect, Fetcher, FetchError
+from .fetch import AlreadyRead, Blocked, BodyError, CannotConnect, Fetcher, FetchError
+from .identity import normal_form
 from .parse import Kind, SitemapReader
-from .records import CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk
+from .records import CrawlFinished, DomainError, SitemapFinished, SitemapProblem, SitemapStarted, UrlChunk
 
 QUEUE_SIZE = 32  # body chunks in flight (each at most fetch.PIECE_SIZE bytes)
 READY_CHUNKS = 2  # UrlChunks parsed ahead of the caller, at most
+CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
+# A probe's answer waits (this long at most) until every sitemap robots.txt or the home page
+# named knows where its redirects land, so a named sitemap that redirects to a probed path is
+# listed under the source that named it, not under the probe.
+PROBE_HOLD = 2.0
+CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host answers it to every path
+FINGERPRINT_BYTES = 4096
+# The parser learns the HTTP charset in a later version; until then it is not passed.
+_READER_TAKES_CHARSET = "charset" in inspect.signature(SitemapReader).parameters
 
 
 @dataclass
@@ -36,11 +53,16 @@ class _Job:
     depth: int
     lastmod: object = None
     started: bool = False
+    landed: bool = False  # its request got past every redirect (or failed)
 
     @property
     def is_probe(self):
         # A well-known path is a guess: a miss is silence, not an error.
         return self.found_by == "well_known"
+
+    @property
+    def is_listed(self):
+        return self.found_by in ("robots", "home_page")
 
 
 @dataclass
@@ -58,6 +80,7 @@ class _Body:
     job: _Job
     finished: SitemapFinished
     final_url: str
+    charset: str = ""
 
 
 @dataclass
@@ -72,6 +95,7 @@ class _BodyEnd:
     error: str
     bytes_read: int
     compressed: bool
+    code: str = ""  # the SitemapProblem of `error`
 
 
 class _Abandoned(Exception):
@@ -84,18 +108,31 @@ class _Reading:
     def __init__(self, body):
         self.job = body.job
         self.finished = body.finished
-        self.reader = SitemapReader(url=body.final_url)
+        if _READER_TAKES_CHARSET:
+            self.reader = SitemapReader(url=body.final_url, charset=body.charset)
+        else:
+            self.reader = SitemapReader(url=body.final_url)
         self.chunk = []
-        self.children = []
+        self.dropped = False  # chunks were dropped after the crawl stopped
+        self.head = hashlib.blake2b(digest_size=16)  # of the first bytes: tells catch-all pages apart
+        self.head_size = 0
+
+    def remember_head(self, data):
+        if self.head_size < FINGERPRINT_BYTES:
+            piece = data[: FINGERPRINT_BYTES - self.head_size]
+            self.head.update(piece)
+            self.head_size += len(piece)
 
 
-def crawl_domain(host, config, scheme=""):
+def crawl_domain(host, config, scheme="", cancelled=None):
     """Yield SitemapStarted / UrlChunk / SitemapFinished events, then one CrawlFinished.
 
     `host` is a lower-case host name with an optional port; an empty `scheme` tries https,
-    then http, then the www. host. Closing the generator stops the crawl promptly.
+    then http, then the www. host. Closing the generator stops the crawl promptly; so does
+    `cancelled` (a callable polled about once a second between body chunks, also while no
+    event is yielded) returning True.
     """
-    crawl = _Crawl(host, scheme, config)
+    crawl = _Crawl(host, scheme, config, cancelled)
     try:
         if config.parse_ahead:
             yield from crawl._handing_over(crawl.run())
@@ -106,8 +143,11 @@ def crawl_domain(host, config, scheme=""):
 
 
 class _Crawl:
-    def __init__(self, host, scheme, config):
-        self.host = host
+    def __init__(self, host, scheme, config, cancelled=None):
+        self.host = _bracketed(host)
+        self.cancelled = cancelled
+        self.next_poll = 0.0
+        self.caller = threading.current_thread()  # the thread that runs the generator
         self.scheme = scheme
         self.config = config
         self.fetcher = Fetcher(config)
@@ -116,10 +156,18 @@ class _Crawl:
         self.stopping = threading.Event()
         self.abandoned = threading.Event()  # the caller is gone: pool threads drop everything
         self.stop_reason = ""
+        self.stop_code = ""
         self.pool = ThreadPoolExecutor(max_workers=max(1, config.concurrency), thread_name_prefix="sitemap")
-        self.seen = set()  # every sitemap URL scheduled (the caller's thread only)
-        self.final_urls = set()  # where those URLs ended up after redirects (pool threads)
-        self.final_lock = threading.Lock()
+        # normal form of every sitemap URL scheduled or landed on by a redirect -> the job
+        # that claimed it: a file is downloaded once whatever its spelling or the path to it
+        self.claims = {}
+        self.claims_lock = threading.Lock()
+        self.listed = []  # URLs named by robots.txt or the home page (probes are judged against them)
+        self.catch_all = {}  # fingerprint of a probe's non-sitemap answer -> how many gave it
+        self.failure_codes = []  # the SitemapProblem of each failed sitemap
+        self.unlanded = 0  # listed jobs whose redirects are not resolved yet (under claims_lock)
+        self.listing_done = False
+        self.listed_landed = threading.Event()
         self.next_key = 0
         self.pending = 0
         self.first_error = ""
@@ -137,9 +185,10 @@ class _Crawl:
 
     # --- the caller's thread ----------------------------------------------------
     def run(self):
-        origin, robots_body, error = self._find_origin()
+        self.caller = threading.current_thread()
+        origin, robots_body, error, code = self._find_origin()
         if origin is None:
-            self.result.error = error
+            self.result.error, self.result.error_code = error, code
             yield self.result
             return
         self.result.origin = origin
@@ -147,15 +196,37 @@ class _Crawl:
         for url in listed:
             self._schedule(url, None, "robots", 0)
         if not listed:
-            for url in self._home_page_links(origin):
+            listed = self._home_page_links(origin)
+            for url in listed:
                 self._schedule(url, None, "home_page", 0)
+        self.listed = listed
+        with self.claims_lock:
+            self.listing_done = True
+            self._release_probes()
         if self.config.probe_well_known:
             for url in well_known_urls(origin):
                 self._schedule(url, None, "well_known", 0)
         yield from self._drain()
         if self.result.sitemaps and self.result.sitemaps == self.result.sitemaps_failed and not self.result.urls:
             self.result.error = "no sitemap could be read: " + self.first_error
+            self.result.error_code = self._domain_error_code()
         yield self.result
+
+    def _domain_error_code(self):
+        """Why every sitemap failed, as one DomainError: a shared cause when there is one."""
+        if self.stop_reason and self.stop_reason == self._deadline_message():
+            return DomainError.DEADLINE
+        causes = set(self.failure_codes)
+        for problem, code in ((SitemapProblem.HTTP_ERROR, DomainError.HTTP_ERROR),
+                              (SitemapProblem.BLOCKED, DomainError.BLOCKED),
+                              (SitemapProblem.TIMEOUT, DomainError.TIMEOUT),
+                              (SitemapProblem.INTERNAL, DomainError.INTERNAL)):
+            if causes == {problem}:
+                return code
+        return DomainError.NO_READABLE_SITEMAP
+
+    def _deadline_message(self):
+        return f"stopped at the domain time limit of {self.config.domain_deadline:g} s"
 
     def _drain(self):
         while self.pending or self.ready:
@@ -171,7 +242,10 @@ class _Crawl:
 
     def _dispatch(self, item):
         if isinstance(item, _Data):
-            yield from self._parse(item)
+            if self.stopping.is_set():
+                self.reading[item.job.key].dropped = True  # stopped: what is queued is not parsed
+            else:
+                yield from self._parse(item)
         elif isinstance(item, _Body):
             self.reading[item.job.key] = _Reading(item)
         elif isinstance(item, _BodyEnd):
@@ -224,6 +298,8 @@ class _Crawl:
 
     def _parse(self, item):
         reading = self.reading[item.job.key]
+        if reading.job.is_probe:
+            reading.remember_head(item.data)
         records = reading.reader.feed(item.data)
         if records:
             yield from self._take(reading, records)
@@ -244,7 +320,10 @@ class _Crawl:
     def _end_body(self, end):
         reading = self.reading.pop(end.job.key)
         reader = reading.reader
-        records = reader.stop(end.error) if end.error else reader.close()
+        error, code = end.error, end.code
+        if not error and reading.dropped:
+            error, code = self.stop_reason, self.stop_code
+        records = reader.stop(error) if error else reader.close()
         if records:
             yield from self._take(reading, records)
         if reading.chunk:
@@ -252,9 +331,21 @@ class _Crawl:
         finished = reading.finished
         finished.kind, finished.skipped, finished.generator = reader.kind, reader.skipped, reader.generator
         finished.error, finished.bytes, finished.compressed = reader.error, end.bytes_read, end.compressed
+        finished.skipped_by_reason = dict(getattr(reader, "skipped_by_reason", None) or {})
+        if reader.error:
+            finished.error_code = code if error and reader.error == error else _reader_problem(reader)
         if end.job.is_probe and not end.job.started and reader.kind == Kind.NOT_SITEMAP:
+            self._note_catch_all(reading)
             finished = None  # a soft 404 or some other page at a guessed path
         yield from self._record_outcome(end.job, finished)
+
+    def _note_catch_all(self, reading):
+        fingerprint = (reading.head.digest(), reading.finished.content_type)
+        self.catch_all[fingerprint] = self.catch_all.get(fingerprint, 0) + 1
+
+    def _is_catch_all_host(self):
+        # read by pool threads: a stale count only means one more probe is made
+        return any(count >= CATCH_ALL_ANSWERS for count in list(self.catch_all.values()))
 
     def _record_outcome(self, job, finished):
         self.pending -= 1
@@ -266,6 +357,8 @@ class _Crawl:
         self.result.sitemaps += 1
         self.result.sitemaps_failed += int(failed)
         self.result.skipped += finished.skipped
+        if failed:
+            self.failure_codes.append(finished.error_code)
         if finished.error and not self.first_error:
             self.first_error = finished.error
         yield finished
@@ -280,16 +373,27 @@ class _Crawl:
             return
         if len(chunk.urls) >= room:
             chunk.urls = chunk.urls[:room]
-            self._stop(f"stopped at the limit of {self.config.max_urls:,} URLs per domain")
+            self._stop(f"stopped at the limit of {self.config.max_urls:,} URLs per domain", SitemapProblem.TOO_LARGE)
         self.result.urls += len(chunk.urls)
         yield chunk
 
     def _check_deadline(self):
-        if time.monotonic() > self.deadline and not self.stopping.is_set():
-            self._stop(f"stopped at the domain time limit of {self.config.domain_deadline:g} s")
+        """Between two body chunks: the domain's time limit, and the caller's cancel."""
+        if self.stopping.is_set():
+            return
+        now = time.monotonic()
+        if now > self.deadline:
+            self._stop(self._deadline_message())
+        elif self.cancelled is not None and now >= self.next_poll and threading.current_thread() is self.caller:
+            # only the caller's thread asks: `cancelled` may use its database connection
+            self.next_poll = now + CANCEL_POLL
+            if self.cancelled():
+                self.stop_reason, self.stop_code = "stopped: the crawl was cancelled", SitemapProblem.TIMEOUT
+                self.stopping.set()
 
-    def _stop(self, reason):
-        self.stop_reason = self.stop_reason or reason
+    def _stop(self, reason, code=SitemapProblem.TIMEOUT):
+        if not self.stop_reason:
+            self.stop_reason, self.stop_code = reason, code
         self._note(reason)
         self.stopping.set()
 
@@ -298,37 +402,69 @@ class _Crawl:
             self.result.notes.append(text)
 
     def _schedule(self, url, parent_key, found_by, depth, lastmod=None):
-        if url in self.seen or self.stopping.is_set():
+        key = normal_form(url)
+        if key in self.claims or self.stopping.is_set():
             return
         if depth > self.config.max_depth:
             self._note(f"sitemap indexes nested deeper than {self.config.max_depth} levels were not followed")
             return
-        if len(self.seen) >= self.config.max_sitemaps:
+        if self.next_key >= self.config.max_sitemaps:
             self._note(f"stopped at the limit of {self.config.max_sitemaps:,} sitemaps per domain")
             return
-        self.seen.add(url)
         self.next_key += 1
         job = _Job(self.next_key, url, parent_key, found_by, depth, lastmod)
+        if not job.is_probe and not self._claim(job, url):
+            return  # a redirect of a job in flight landed there a moment ago: it is read already
         self.pending += 1
+        if job.is_listed:
+            with self.claims_lock:
+                self.unlanded += 1
         self.pool.submit(self._fetch_job, job)
 
+    def _landed(self, job):
+        """`job` knows where it lands (any thread); the probes go once every listed job does."""
+        with self.claims_lock:
+            if job.is_listed and not job.landed:
+                job.landed = True
+                self.unlanded -= 1
+                self._release_probes()
+
+    def _release_probes(self):
+        if self.listing_done and self.unlanded == 0:
+            self.listed_landed.set()
+
+    def _claim(self, job, url):
+        """True when `url` is `job`'s to read: first come, first served, by normal form."""
+        with self.claims_lock:
+            return self.claims.setdefault(normal_form(url), job.key) == job.key
+
     def _find_origin(self):
-        """(origin, robots.txt bytes, error): the first candidate origin that answers at all."""
-        errors = []
+        """(origin, robots.txt bytes, error, DomainError code): the first candidate origin
+        that answers at all; its robots.txt outcome is recorded on the result."""
+        errors, codes = [], []
         for origin in self._candidate_origins():
             try:
                 response = self.fetcher.get(origin + "/robots.txt", self.config.max_robots_bytes, self.deadline)
             except (CannotConnect, Blocked) as exc:
                 errors.append(f"{origin}: {exc}")
+                codes.append(exc.code)
                 continue
-            except FetchError:
-                return origin, b"", ""  # it answered, if badly (a redirect loop, a stall): read its sitemaps
+            except FetchError as exc:
+                self.result.robots_error = str(exc)
+                return origin, b"", "", ""  # it answered, if badly (a redirect loop, a stall): read its sitemaps
             with response:
                 final = urlsplit(response.url)
                 answered = f"{final.scheme}://{final.netloc}" if final.netloc.lower() == urlsplit(origin).netloc else origin
-                body = _read_capped(response.body, self.config.max_robots_bytes) if response.ok else b""
-            return answered, body, ""
-        return None, b"", "; ".join(errors) or "no origin to try"
+                self.result.robots_status = response.status
+                body = self._read_robots(response) if response.ok else b""
+            return answered, body, "", ""
+        return None, b"", "; ".join(errors) or "no origin to try", codes[0] if codes else DomainError.INTERNAL
+
+    def _read_robots(self, response):
+        body, error = _read_capped(response.body, self.config.max_robots_bytes)
+        self.result.robots_bytes = len(body)
+        self.result.robots_error = error
+        return body
 
     def _candidate_origins(self):
         schemes = [self.scheme] if self.scheme else ["https", "http"]
@@ -346,7 +482,7 @@ class _Crawl:
         with response:
             if not response.ok:
                 return []
-            return home_page_sitemaps(_read_capped(response.body, self.config.max_home_page_bytes), response.url)
+            return home_page_sitemaps(_read_capped(response.body, self.config.max_home_page_bytes)[0], response.url)
 
     # --- pool threads: download only ---------------------------------------------------
     def _put(self, item):
@@ -361,58 +497,99 @@ class _Crawl:
 
     def _fetch_job(self, job):
         try:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or self._pointless(job):
                 self._put(_Outcome(job, None))
             else:
                 self._fetch(job)
         except _Abandoned:
             pass
         except Exception as exc:  # a bug must not hang the crawl: record it on the sitemap
-            self._put(_Outcome(job, SitemapFinished(job.key, error=f"internal error: {exc!r}"[:300])))
+            error = f"internal error: {exc!r}"[:300]
+            self._put(_Outcome(job, SitemapFinished(job.key, error=error, error_code=SitemapProblem.INTERNAL)))
+        finally:
+            self._landed(job)
+
+    def _pointless(self, job):
+        """A probe an earlier answer has made pointless: the host answers one page to every
+        path, or robots.txt (or the home page) names this very path on a host name that
+        resolves to the same server (localhost and 127.0.0.1; example.com and its alias)."""
+        if not job.is_probe:
+            return False
+        if self._is_catch_all_host():
+            return True
+        probe = urlsplit(job.url)
+        for url in self.listed:
+            named = urlsplit(url)
+            if (named.path, named.query) == (probe.path, probe.query) and self.fetcher.same_server(url, job.url):
+                return True
+        return False
+
+    def _probe_claims(self, job):
+        """Claim a probe's URL once its answer is in (the request went out at once, so probing
+        costs no extra round trip) and every named sitemap has had its turn to land there."""
+        self.listed_landed.wait(PROBE_HOLD)
+        return self._claim(job, job.url)
 
     def _fetch(self, job):
         finished = SitemapFinished(job.key)
         try:
-            response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline)
+            response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline,
+                                        landing=lambda url: self._claim(job, url))
+            self._landed(job)
+        except AlreadyRead:
+            self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
+            return
         except FetchError as exc:
-            finished.error = str(exc)
+            finished.error, finished.error_code = str(exc), exc.problem
             self._put(_Outcome(job, None if job.is_probe else finished))
             return
         with response:
+            if job.is_probe and not self._probe_claims(job):
+                self._put(_Outcome(job, None))  # a named sitemap landed here: it is read there
+                return
             finished.http_status = response.status
             finished.content_type = response.content_type
             finished.response_ms = response.elapsed_ms
+            finished.final_url = response.url
+            finished.etag = response.headers.get("ETag", "")[:200]
+            finished.last_modified = response.headers.get("Last-Modified", "")[:200]
             if not response.ok:
-                finished.error = f"HTTP {response.status}"
+                finished.error, finished.error_code = f"HTTP {response.status}", SitemapProblem.HTTP_ERROR
                 self._put(_Outcome(job, None if job.is_probe else finished))
-            elif not self._claim_final_url(job, response.url):
-                self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
             else:
                 self._pump(job, response, finished)
 
     def _pump(self, job, response, finished):
-        self._put(_Body(job, finished, response.url))
-        error = ""
+        self._put(_Body(job, finished, response.url, response.charset))
+        error, code = "", ""
         try:
             for data in response.body:
                 if self.stopping.is_set():
-                    error = self.stop_reason
+                    error, code = self.stop_reason, self.stop_code
                     break
                 self._put(_Data(job, data))
         except BodyError as exc:
-            error = str(exc)
-        self._put(_BodyEnd(job, error, response.body.bytes_read, response.body.compressed))
+            error, code = str(exc), exc.code
+        self._put(_BodyEnd(job, error, response.body.bytes_read, response.body.compressed, code))
 
-    def _claim_final_url(self, job, final_url):
-        with self.final_lock:
-            if final_url != job.url and (final_url in self.seen or final_url in self.final_urls):
-                return False
-            self.final_urls.add(final_url)
-            return True
+
+def _reader_problem(reader):
+    code = getattr(reader, "error_code", "")
+    if code:
+        return code
+    return SitemapProblem.XML_ERROR  # what the parser reports without a code is damaged markup
+
+
+def _bracketed(host):
+    """A bare IPv6 literal ("::1", "::1" with no port) as a URL's host needs its brackets."""
+    if host.count(":") > 1 and not host.startswith("["):
+        return f"[{host}]"
+    return host
 
 
 def _read_capped(body, limit):
-    """Up to `limit` bytes; a longer file is cut, not rejected (robots.txt, home pages)."""
+    """(up to `limit` bytes, the error that cut it short or ""); a longer file is cut, not
+    rejected (robots.txt, home pages)."""
     chunks, size = [], 0
     try:
         for data in body:
@@ -420,6 +597,6 @@ def _read_capped(body, limit):
             size += len(chunks[-1])
             if size >= limit:
                 break
-    except BodyError:
-        pass
-    return b"".join(chunks)
+    except BodyError as exc:
+        return b"".join(chunks), str(exc)
+    return b"".join(chunks), ""

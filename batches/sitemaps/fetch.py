@@ -1,37 +1,69 @@
-"""HTTP for the engine: guarded connections, bounded retries, streamed and capped bodies."""
+"""HTTP for the engine: guarded connections, redirects followed hop by hop, bounded retries,
+streamed and capped bodies."""
 
 import socket
 import threading
 import time
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .codings import BodyError, cap_message, decode_content_codings, inflate_gzip_file
 from .guard import BlockedAddressError, WatchedAdapter, watching
+from .records import DomainError, SitemapProblem
 
-GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 64 * 1024
-PIECE_SIZE = 256 * 1024  # the most one inflate step may produce: the bound on a bomb's burst
+REDIRECT_BODY_CAP = 16 * 1024  # an unwanted body (a 3xx, a 404 page) is drained this far at most
+DRAIN_TIMEOUT = 0.25  # seconds to wait for those bytes before closing the connection instead
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
 
 class FetchError(Exception):
-    """A request that produced no usable response; the message is shown to users."""
+    """A request that produced no usable response; the message is shown to users and `code`
+    (a DomainError value) says why in one word."""
+
+    code = DomainError.HTTP_ERROR
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+    @property
+    def problem(self):
+        """The SitemapProblem this error is for one sitemap file."""
+        return _SITEMAP_PROBLEMS.get(self.code, SitemapProblem.HTTP_ERROR)
 
 
 class CannotConnect(FetchError):
     """Nothing answered at all (DNS, refused, TLS, connect timeout): worth a fallback origin."""
 
+    code = DomainError.REFUSED
+
 
 class Blocked(FetchError):
     """The address guard refused the host (or a redirect hop)."""
 
+    code = DomainError.BLOCKED
 
-class BodyError(Exception):
-    """The body stopped early (cap, deadline, truncated gzip); what was read before stays valid."""
+
+class AlreadyRead(FetchError):
+    """A redirect landed on a sitemap this crawl reads anyway (the caller's `landing` said so)."""
+
+
+_SITEMAP_PROBLEMS = {
+    DomainError.DNS: SitemapProblem.CONNECTION,
+    DomainError.REFUSED: SitemapProblem.CONNECTION,
+    DomainError.TLS: SitemapProblem.CONNECTION,
+    DomainError.TIMEOUT: SitemapProblem.TIMEOUT,
+    DomainError.DEADLINE: SitemapProblem.TIMEOUT,
+    DomainError.BLOCKED: SitemapProblem.BLOCKED,
+    DomainError.HTTP_ERROR: SitemapProblem.HTTP_ERROR,
+    DomainError.INTERNAL: SitemapProblem.INTERNAL,
+}
 
 
 @dataclass
@@ -43,10 +75,20 @@ class Response:
     elapsed_ms: int
     headers: dict
     body: "Body"
+    redirects: list = field(default_factory=list)  # the URLs redirected through, in order
 
     @property
     def ok(self):
         return 200 <= self.status < 300
+
+    @property
+    def charset(self):
+        """The Content-Type's charset parameter, lower-case, or ""."""
+        for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset":
+                return value.strip().strip("\"'").lower()
+        return ""
 
     def close(self):
         self.body.close()
@@ -72,22 +114,36 @@ class Fetcher:
             "Accept": "application/xml, text/xml, application/rss+xml, text/plain;q=0.9, */*;q=0.5",
             "Accept-Encoding": "gzip, deflate",
         })
-        self.session.max_redirects = config.max_redirects
         adapter = WatchedAdapter(
             guarded=not config.allow_private_hosts, allowed_addresses=config.allowed_addresses,
-            pool_connections=4, pool_maxsize=max(4, config.concurrency * 2), max_retries=0,
+            pool_connections=8, pool_maxsize=max(4, config.concurrency * 2), max_retries=0,
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.resolver = adapter.resolver
 
     def close(self):
         self.session.close()
 
-    def get(self, url, max_bytes, deadline=None):
-        """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close."""
+    def same_server(self, url, other):
+        """True when both URLs name one port on host names resolving to the same addresses."""
+        first, second = urlsplit(url), urlsplit(other)
+        try:
+            if _port(first) != _port(second):
+                return False
+            return set(self.resolver.addresses(first.hostname or "")) == set(self.resolver.addresses(second.hostname or ""))
+        except (OSError, ValueError, BlockedAddressError):
+            return False
+
+    def get(self, url, max_bytes, deadline=None, landing=None):
+        """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close.
+
+        Redirects are followed here, hop by hop: `landing(url)`, when given, is asked before
+        each hop is requested and may refuse it (AlreadyRead) when the crawl reads that URL anyway.
+        """
         attempt = 0
         while True:
-            response = self._get_once(url, max_bytes, deadline)
+            response = self._get_once(url, max_bytes, deadline, landing)
             if response.status not in RETRY_STATUSES or attempt >= self.config.retries:
                 return response
             delay = self._retry_delay(response, attempt)
@@ -110,60 +166,123 @@ class Fetcher:
             retry_after = self.config.retry_backoff * (2**attempt)
         return min(retry_after, self.config.max_retry_after)
 
-    def _get_once(self, url, max_bytes, deadline):
+    def _get_once(self, url, max_bytes, deadline, landing):
         gate = self.config.host_gate
         if gate is None:
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, landing)
         with gate.slot(urlsplit(url).netloc.lower()):
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, landing)
 
-    def _request(self, url, max_bytes, deadline):
+    def _request(self, url, max_bytes, deadline, landing):
         started = time.monotonic()
-        request_deadline = started + self.config.request_deadline
-        if deadline is not None:
-            request_deadline = min(request_deadline, deadline)
-        if request_deadline < started + self.config.request_deadline:
-            message = f"stopped at the domain time limit of {self.config.domain_deadline:g} s"
-        else:
-            message = f"download took longer than {self.config.request_deadline:g} s"
-        watch = _Watch(request_deadline, message)
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        watch = self._watch(started, deadline)
         try:
             with watching(watch):
-                raw = self.session.get(url, stream=True, timeout=timeout)
+                raw, redirects = self._follow(url, watch, landing)
         except BlockedAddressError as exc:
             watch.stop()
             raise Blocked(str(exc)) from None
-        except requests.TooManyRedirects:
+        except FetchError:
             watch.stop()
-            raise FetchError(f"more than {self.config.max_redirects} redirects (or a redirect loop)") from None
+            raise
         except requests.RequestException as exc:
             watch.stop()
             raise self._request_error(exc, watch) from None
         headers = raw.headers
-        body = Body(raw, max_bytes, watch, headers.get("Content-Encoding", "").strip().lower(), self.config.read_timeout)
+        codings = headers.get("Content-Encoding", "").strip().lower()
         return Response(
             url=raw.url,
             status=raw.status_code,
             content_type=headers.get("Content-Type", "").split(";")[0].strip().lower(),
-            content_encoding=headers.get("Content-Encoding", "").strip().lower(),
+            content_encoding=codings,
             elapsed_ms=int((time.monotonic() - started) * 1000),
             headers=headers,
-            body=body,
+            body=Body(raw, max_bytes, watch, codings, self.config.read_timeout),
+            redirects=redirects,
         )
+
+    def _watch(self, started, deadline):
+        request_deadline = started + self.config.request_deadline
+        if deadline is not None and deadline < request_deadline:
+            return _Watch(deadline, f"stopped at the domain time limit of {self.config.domain_deadline:g} s",
+                          DomainError.DEADLINE)
+        return _Watch(request_deadline, f"download took longer than {self.config.request_deadline:g} s",
+                      DomainError.TIMEOUT)
+
+    def _follow(self, url, watch, landing):
+        """(the first non-redirect answer, the URLs redirected through). A redirect's body is
+        drained raw up to REDIRECT_BODY_CAP and never decoded: requests' own redirect handling
+        reads it whole with its Content-Encoding undone, which a hostile 3xx turns into a bomb."""
+        redirects = []
+        while True:
+            raw = self._send(url)
+            location = raw.headers.get("Location") if raw.status_code in REDIRECT_STATUSES else None
+            if location is None:
+                return raw, redirects
+            _discard(raw, watch.connection)
+            if watch.timed_out:
+                raise FetchError(watch.message, watch.code)
+            if len(redirects) >= self.config.max_redirects:
+                raise FetchError(f"more than {self.config.max_redirects} redirects (or a redirect loop)")
+            redirects.append(url)
+            url = urljoin(url, location.strip())
+            if landing is not None and not landing(url):
+                raise AlreadyRead(f"redirected to {url}, read already")
+
+    def _send(self, url):
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        adapter = self.session.get_adapter(prepared.url)
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        return adapter.send(prepared, stream=True, timeout=timeout, verify=True, cert=None, proxies={})
 
     def _request_error(self, exc, watch):
         if watch.timed_out:
-            return FetchError(watch.message)
-        if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ConnectTimeout,
-                            requests.exceptions.ConnectionError)):
-            return CannotConnect(_describe(exc))
+            return FetchError(watch.message, watch.code)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return CannotConnect(_describe(exc), DomainError.TLS)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return CannotConnect("connection timed out", DomainError.TIMEOUT)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return CannotConnect(*_connection_problem(exc))
         if isinstance(exc, requests.exceptions.Timeout):
-            return FetchError(f"no answer within {self.config.read_timeout:g} s")
+            # connected, but not a byte of an answer: for finding an origin, as good as no server
+            return CannotConnect(f"no answer within {self.config.read_timeout:g} s", DomainError.TIMEOUT)
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                             requests.exceptions.MissingSchema)):
             return FetchError(f"invalid URL: {exc}")
         return FetchError(_describe(exc))
+
+
+def _port(parts):
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def _discard(raw, connection):
+    """Let go of a response whose body is not wanted (a redirect, an error page, the rest of a
+    body read far enough). A short rest is drained, raw and never decoded, with a brief socket
+    timeout, so the connection is kept alive for the next request; anything longer, slower or
+    of unknown length closes the connection instead."""
+    if _drained(raw.raw, connection):
+        raw.raw.release_conn()
+    else:
+        raw.close()
+
+
+def _drained(stream, connection):
+    remaining = stream.length_remaining
+    sock = getattr(connection, "sock", None)
+    if remaining is None or remaining > REDIRECT_BODY_CAP or sock is None:
+        return False
+    try:
+        sock.settimeout(DRAIN_TIMEOUT)  # urllib3 sets its own again before the next request
+        # read to the empty read that tells the response it is over (the body has a length)
+        give_up = time.monotonic() + DRAIN_TIMEOUT
+        while stream.read1(READ_SIZE, decode_content=False):
+            if time.monotonic() > give_up:
+                return False  # a server dripping its error page is not worth the wait
+        return True
+    except Exception:  # a broken body is no reason to fail anything: the connection just goes
+        return False
 
 
 def retry_after_seconds(value):
@@ -180,36 +299,61 @@ def retry_after_seconds(value):
     return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc):
+# (marker in the client library's text, readable message, DomainError); first match wins.
+# The library's own text (pool names, object reprs, errno numbers) is never shown to users.
+# A connection cut before any HTTP answer counts as refused: nothing usable answered there.
+_CONNECTION_PROBLEMS = (
+    ("Name or service not known", "the host name does not resolve", DomainError.DNS),
+    ("nodename nor servname", "the host name does not resolve", DomainError.DNS),
+    ("No address associated", "the host name does not resolve", DomainError.DNS),
+    ("Temporary failure in name resolution", "the host name could not be resolved now", DomainError.DNS),
+    ("Failed to resolve", "the host name does not resolve", DomainError.DNS),
+    ("Connection refused", "connection refused", DomainError.REFUSED),
+    ("Network is unreachable", "the network is unreachable", DomainError.REFUSED),
+    ("No route to host", "no route to host", DomainError.REFUSED),
+    ("Host is unreachable", "no route to host", DomainError.REFUSED),
+    ("Cannot assign requested address", "the address cannot be connected to", DomainError.REFUSED),
+    ("Invalid argument", "the address cannot be connected to", DomainError.REFUSED),
+    ("Address family not supported", "the address cannot be connected to", DomainError.REFUSED),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not valid", DomainError.TLS),
+    ("SSL", "TLS handshake failed", DomainError.TLS),
+    ("timed out", "connection timed out", DomainError.TIMEOUT),
+    ("Connection reset", "connection reset by the server", DomainError.REFUSED),
+    ("RemoteDisconnected", "the server closed the connection without answering", DomainError.REFUSED),
+    ("Connection aborted", "the server closed the connection without answering", DomainError.REFUSED),
+    ("BadStatusLine", "the server sent something that is not HTTP", DomainError.REFUSED),
+    ("LineTooLong", "the server sent a header line too long to read", DomainError.REFUSED),
+)
+
+
+def _connection_problem(exc):
     text = str(exc)
-    for marker, message in (
-        ("Name or service not known", "the host name does not resolve"),
-        ("nodename nor servname", "the host name does not resolve"),
-        ("No address associated", "the host name does not resolve"),
-        ("Temporary failure in name resolution", "the host name does not resolve"),
-        ("Connection refused", "connection refused"),
-        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not valid"),
-        ("SSL", "TLS handshake failed"),
-        ("timed out", "connection timed out"),
-        ("Connection reset", "connection reset by the server"),
-        ("RemoteDisconnected", "the server closed the connection without answering"),
-    ):
+    for marker, message, code in _CONNECTION_PROBLEMS:
         if marker in text:
-            return message
-    return text[:300]
+            return message, code
+    return "could not connect", DomainError.REFUSED
+
+
+def _describe(exc):
+    return _connection_problem(exc)[0]
 
 
 class _Watch:
     """A request's wall-clock deadline: when it passes, the connection's socket is shut down,
     which wakes a read blocked on a server that drips bytes (it never trips the read timeout)."""
 
-    def __init__(self, deadline, message):
+    def __init__(self, deadline, message, code=DomainError.TIMEOUT):
         self.message = message
+        self.code = code
         self.timed_out = False
         self.connection = None
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut_off)
         self._timer.daemon = True
         self._timer.start()
+
+    @property
+    def problem(self):
+        return _SITEMAP_PROBLEMS[self.code]
 
     def attach(self, connection):
         self.connection = connection
@@ -230,9 +374,10 @@ class _Watch:
 
 
 class Body:
-    """A response body as an iterator of byte chunks: transport encoding undone, gzip files
-    inflated (recognised by their magic bytes, whatever the name or Content-Type says), and
-    the decompressed size and the wall-clock time capped while reading, never after."""
+    """A response body as an iterator of byte chunks: transport codings undone (stacked ones
+    in reverse order of application), gzip files inflated (recognised by their magic bytes,
+    whatever the name or Content-Type says), and the decompressed size and the wall-clock
+    time capped while reading, never after."""
 
     def __init__(self, response, max_bytes, watch, content_encoding="", read_timeout=0.0):
         self.response = response
@@ -243,31 +388,34 @@ class Body:
         self.bytes_read = 0
         self.compressed = False
         self.closed = False
+        self._ended = False
 
     def __iter__(self):
-        chunks = self._decode_transport(self._transport())
-        first = next(chunks, b"")
-        if first[:2] == GZIP_MAGIC:
-            self.compressed = True
-            chunks = _inflate(_chain_first(first, chunks), 16 + zlib.MAX_WBITS, self._check_size)
-        else:
-            chunks = _chain_first(first, chunks)
+        chunks, coded = decode_content_codings(self._transport(), self.content_encoding, self._check_size)
+        chunks, gzipped = inflate_gzip_file(chunks, self._check_size)
+        self.compressed = coded or gzipped
         for data in chunks:
             room = self.max_bytes - self.bytes_read
             if len(data) > room:
                 self.bytes_read = self.max_bytes
                 if room:
                     yield data[:room]  # what fits is read: a capped file still gives its first URLs
-                raise BodyError(_cap_message(self.max_bytes))
+                raise BodyError(cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
             self.bytes_read += len(data)
             if data:
                 yield data
 
     def close(self):
-        if not self.closed:
-            self.closed = True
-            self.watch.stop()
+        if self.closed:
+            return
+        self.closed = True
+        if self._ended:
+            self.response.raw.release_conn()  # read to its end: the connection is kept alive
+        elif self.watch.timed_out:
             self.response.close()
+        else:
+            _discard(self.response, self.watch.connection)
+        self.watch.stop()
 
     def _transport(self):
         # read1: whatever has arrived, at most one system call, so bytes sent before a stall
@@ -278,83 +426,19 @@ class Body:
                 data = read(READ_SIZE, decode_content=False)
             except Exception as exc:  # urllib3 raises several types for a dropped or garbled stream
                 if self.watch.timed_out:
-                    raise BodyError(self.watch.message) from None
+                    raise BodyError(self.watch.message, self.watch.problem) from None
                 if "timed out" in str(exc):
-                    raise BodyError(f"no data for {self.read_timeout:g} s while reading") from None
+                    raise BodyError(f"no data for {self.read_timeout:g} s while reading", SitemapProblem.TIMEOUT) from None
                 raise BodyError(f"connection broken while reading: {_describe(exc)}") from None
             if self.watch.timed_out:
-                raise BodyError(self.watch.message)
+                raise BodyError(self.watch.message, self.watch.problem)
             if not data:
+                self._ended = True
                 return
             yield data
 
-    def _decode_transport(self, chunks):
-        encoding = self.content_encoding
-        if encoding in ("", "identity"):
-            return chunks
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            self.compressed = True
-            return _decode_declared(chunks, encoding, self._check_size)
-        raise BodyError(f"unsupported Content-Encoding {encoding!r}")
-
     def _check_size(self, produced):
-        # the intermediate layer of a doubly compressed body is bounded by the same cap
+        # every intermediate layer of a stacked or doubly compressed body is bounded by the same cap
         if produced > self.max_bytes:
-            raise BodyError(_cap_message(self.max_bytes))
+            raise BodyError(cap_message(self.max_bytes), SitemapProblem.TOO_LARGE)
 
-def _cap_message(limit):
-    return f"larger than the {limit:,} byte limit (after decompression)"
-
-
-def _chain_first(first, rest):
-    yield first
-    yield from rest
-
-
-def _decode_declared(chunks, encoding, check_size):
-    """Undo Content-Encoding. Servers get it wrong in both directions: a body declared gzip
-    may be plain (passed through), and "deflate" may be zlib-wrapped or raw."""
-    first = b""
-    for first in chunks:
-        if first:
-            break
-    if not first:
-        return iter(())
-    if encoding == "deflate":
-        wbits = zlib.MAX_WBITS if (first[0] & 0x0F) == 8 and ((first[0] << 8) | first[1]) % 31 == 0 else -zlib.MAX_WBITS
-    elif first[:2] == GZIP_MAGIC:
-        wbits = 16 + zlib.MAX_WBITS
-    else:
-        return _chain_first(first, chunks)
-    return _inflate(_chain_first(first, chunks), wbits, check_size)
-
-
-def _inflate(chunks, wbits, check_size):
-    """Inflate in steps of at most PIECE_SIZE output bytes, so a bomb is stopped at the size
-    cap (checked by the caller between steps) with bounded memory. Concatenated gzip members
-    are one file by the gzip format; bytes after the last member are ignored."""
-    inflater = zlib.decompressobj(wbits)
-    produced = 0
-    for data in chunks:
-        if inflater.eof:
-            if wbits < 16 + zlib.MAX_WBITS or data[:2] != GZIP_MAGIC:
-                continue
-            inflater = zlib.decompressobj(wbits)
-        while data:
-            try:
-                piece = inflater.decompress(data, PIECE_SIZE)
-            except zlib.error as exc:
-                raise BodyError(f"invalid compressed data: {exc}") from None
-            produced += len(piece)
-            check_size(produced)
-            if piece:
-                yield piece
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                data = inflater.unused_data
-                if data[:2] == GZIP_MAGIC and wbits == 16 + zlib.MAX_WBITS:
-                    inflater = zlib.decompressobj(wbits)
-                else:
-                    break
-    if not inflater.eof:
-        raise BodyError("truncated gzip stream" if wbits > zlib.MAX_WBITS else "truncated deflate stream")

@@ -1,33 +1,57 @@
-"""The outbound address guard: no request may reach a loopback, private or otherwise non-public address.
+"""The outbound address guard: no connection may be opened to a loopback, private or otherwise
+non-public address.
 
-The check runs on the socket's peer address after it connects, so every DNS answer, every
-numeric spelling of an address (2130706433, 0x7f.1) and every redirect hop is judged by where
-the connection really went, not by how the URL was written.
+A host name is resolved once per crawl, every address it resolves to is checked before any
+socket connects, and the connection is made only to those checked addresses. The answer is
+pinned for the crawl, so a second DNS answer (a rebinding attack) cannot differ from the one
+that was checked, and every numeric spelling of an address (2130706433, 0x7f.1) is judged by
+what the resolver makes of it, not by how the URL was written. A refused target gets one
+message whatever is listening there: open, closed and unroutable ports look the same.
 
 The same connection classes also let a request's deadline watch reach the socket in use
 (see fetch._Watch), whether the connection is new or reused from the pool.
 """
 
 import ipaddress
+import socket
 import threading
 from contextlib import contextmanager
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import _DEFAULT_TIMEOUT, allowed_gai_family
 
 _current = threading.local()
 
+# Python's ipaddress calls these public, yet they carry an IPv4 address a router may deliver
+# inside the network (RFC 3056 6to4, RFC 6052 NAT64) or are IETF protocol assignments.
+_SIXTO4 = ipaddress.ip_network("2002::/16")
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+
 
 class BlockedAddressError(Exception):
-    """Raised instead of talking to a non-public address."""
+    """Raised instead of connecting to a non-public address."""
+
+
+def refused_message(host):
+    """The one message for every refused target: it says nothing about what listens there."""
+    return f"refused to fetch {host}: it is not a public address"
 
 
 def address_problem(ip):
     """Return why `ip` may not be fetched, or "" when it is a public address."""
     address = ipaddress.ip_address(ip.split("%")[0])
+    for embedded in _embedded_ipv4(address):
+        problem = address_problem(str(embedded))
+        if problem:
+            return problem
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
+    if address.version == 4 and address in _PROTOCOL_ASSIGNMENTS:
+        return "non-public"
     for attribute, label in (
         ("is_loopback", "loopback"),
         ("is_unspecified", "unspecified"),
@@ -41,21 +65,56 @@ def address_problem(ip):
     return "" if address.is_global else "non-public"
 
 
-class AddressGuard:
-    """Judges the peer of each new connection; `allowed` lists addresses let through anyway
-    (an intranet server the operator trusts; the tests' first hop)."""
+def _embedded_ipv4(address):
+    if address.version != 6:
+        return []
+    found = []
+    if address in _SIXTO4:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)  # (server, client): either may be an inside address
+    if any(address in network for network in _NAT64):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
-    def __init__(self, allowed=()):
+
+class Resolver:
+    """Resolves each host name once per crawl (the answer is pinned) and, when `guarded`,
+    refuses the whole name if any address it resolves to is not public; `allowed` lists
+    addresses let through anyway (an intranet server the operator trusts; the tests' hosts)."""
+
+    def __init__(self, guarded=True, allowed=()):
+        self.guarded = guarded
         self.allowed = frozenset(allowed)
+        self._answers = {}
+        self._lock = threading.Lock()
 
-    def check(self, sock, host):
-        peer = sock.getpeername()[0]
-        if peer in self.allowed:
-            return
-        problem = address_problem(peer)
-        if problem:
-            sock.close()
-            raise BlockedAddressError(f"refused to fetch {host}: it resolves to a {problem} address ({peer})")
+    def addresses(self, host):
+        """[(family, sockaddr)] to connect to; raises BlockedAddressError or socket.gaierror."""
+        with self._lock:
+            answer = self._answers.get(host)
+        if answer is None:
+            answer = self._resolve(host)
+            with self._lock:
+                answer = self._answers.setdefault(host, answer)  # the first answer wins
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _resolve(self, host):
+        try:
+            infos = socket.getaddrinfo(host, 0, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            return exc
+        except UnicodeError:
+            return socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        addresses = []
+        for family, _, _, _, sockaddr in infos:
+            if self.guarded and sockaddr[0] not in self.allowed and address_problem(sockaddr[0]):
+                return BlockedAddressError(refused_message(host))
+            if (family, sockaddr) not in addresses:
+                addresses.append((family, sockaddr))
+        return addresses
 
 
 @contextmanager
@@ -69,12 +128,36 @@ def watching(watch):
 
 
 class _Watched:
-    guard = None  # set on the per-adapter subclasses below
+    resolver = None  # set on the per-adapter subclasses below
 
     def _new_conn(self):
-        sock = super()._new_conn()
-        if self.guard is not None:
-            self.guard.check(sock, self.host)
+        try:
+            addresses = self.resolver.addresses(self._dns_host)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        error = None
+        for family, sockaddr in addresses:
+            try:
+                return self._connect_to(family, (sockaddr[0], self.port) + tuple(sockaddr[2:]))
+            except OSError as exc:
+                error = exc
+        if isinstance(error, socket.timeout):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+    def _connect_to(self, family, sockaddr):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            for option in self.socket_options or ():
+                sock.setsockopt(*option)
+            if self.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(self.timeout)
+            if self.source_address:
+                sock.bind(self.source_address)
+            sock.connect(sockaddr)
+        except BaseException:
+            sock.close()
+            raise
         return sock
 
     def request(self, *args, **kwargs):
@@ -93,21 +176,21 @@ class _HTTPSConnection(_Watched, HTTPSConnection):
 
 
 class WatchedAdapter(HTTPAdapter):
-    """A requests adapter whose connections report to the request's watch and, when
-    `guarded`, refuse non-public peers."""
+    """A requests adapter whose connections resolve through one pinned `Resolver`, report to
+    the request's watch and, when `guarded`, never connect to non-public addresses."""
 
     def __init__(self, guarded=True, allowed_addresses=(), **kwargs):
-        self.guard = AddressGuard(allowed_addresses) if guarded else None
+        self.resolver = Resolver(guarded, allowed_addresses)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        guard = getattr(self, "guard", None)
+        resolver = getattr(self, "resolver", None) or Resolver(guarded=True)
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("HTTPPool", (HTTPConnectionPool,), {
-                "ConnectionCls": type("HTTPConnection", (_HTTPConnection,), {"guard": guard}),
+                "ConnectionCls": type("HTTPConnection", (_HTTPConnection,), {"resolver": resolver}),
             }),
             "https": type("HTTPSPool", (HTTPSConnectionPool,), {
-                "ConnectionCls": type("HTTPSConnection", (_HTTPSConnection,), {"guard": guard}),
+                "ConnectionCls": type("HTTPSConnection", (_HTTPSConnection,), {"resolver": resolver}),
             }),
         }
