@@ -232,8 +232,11 @@ class Domain(models.Model):
     sitemaps_failed = models.PositiveIntegerField(default=0)
     urls_count = models.BigIntegerField(default=0)
     urls_skipped = models.BigIntegerField(default=0)
-    error_code = models.CharField(max_length=32, blank=True, choices=DomainErrorCode.choices)
-    findings_count = models.PositiveIntegerField(default=0)
+    # Database defaults: services.insert_domains writes rows with raw SQL that names its columns.
+    error_code = models.CharField(max_length=32, blank=True, choices=DomainErrorCode.choices, db_default="")
+    findings_count = models.PositiveIntegerField(default=0, db_default=0)
+    robots_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="robots.txt's HTTP status.")
+    robots_bytes = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = DomainQuerySet.as_manager()
 
