@@ -115,6 +115,7 @@ def _create_batch(request):
         return _error(400, f"{len(parsed.entries)} domains is more than the {limit} one request may hold")
     with transaction.atomic():
         batch = create_batch(request.user, name, parsed.entries)
+        batch.keep_skipped_lines([(f"index {i['index']}", i["reason"], i["entry"]) for i in invalid])
     body = _with_links(request, batch_summary(batch))
     body.update(invalid=invalid, duplicates=parsed.duplicates)
     response = JsonResponse(body, status=201)

@@ -188,10 +188,13 @@ class Batch(models.Model):
             batch.refresh_from_db()
             return batch
 
-    def keep_skipped_lines(self, invalid):
-        """Store the invalid lines of the input (entries.InvalidLine), the first few in full."""
-        self.skipped_lines = [[line.line_number, line.reason, line.text[:200]] for line in invalid[:SKIPPED_LINES_KEPT]]
-        self.skipped_lines_more = max(len(invalid) - SKIPPED_LINES_KEPT, 0)
+    def keep_skipped_lines(self, skipped, total=None):
+        """Store the input lines that were not domains: (where, reason, text) for the first
+        SKIPPED_LINES_KEPT, and how many more there were (of `total`, default len(skipped))."""
+        if not skipped:
+            return
+        self.skipped_lines = [[where, reason, text[:200]] for where, reason, text in skipped[:SKIPPED_LINES_KEPT]]
+        self.skipped_lines_more = max((len(skipped) if total is None else total) - len(self.skipped_lines), 0)
         Batch.all_objects.filter(pk=self.pk).update(
             skipped_lines=self.skipped_lines, skipped_lines_more=self.skipped_lines_more)
 

@@ -74,6 +74,8 @@ def batch_new(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             batch = create_batch(request.user, form.cleaned_data["name"], form.parsed.entries)
+            batch.keep_skipped_lines([(f"{where} {line.line_number}", line.reason, line.text)
+                                      for where, line in form.invalid_lines])
         _report_skipped_lines(request, form)
         return redirect(batch)
     return render(request, "batches/batch_new.html", {
