@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from batches.actions import rerun_batch
 from batches.models import Batch, Domain, Finding, SitemapFile
@@ -163,6 +164,7 @@ def test_a_guarded_address_fails_as_blocked(tmp_path, site, settings):
 def test_a_second_run_replaces_the_findings_of_the_first(tmp_path, problem_sites):
     batch = run_batch(tmp_path, [problem_sites["empty"].origin])
     assert Finding.objects.count() == 2
-    rerun_batch(batch.pk)
+    with transaction.atomic():
+        rerun_batch(batch.pk)
     process_batch_here(batch.pk)
     assert sorted(Finding.objects.values_list("code", flat=True)) == ["empty_sitemap", "not_in_robots"]
