@@ -87,7 +87,7 @@ _READABLE_KINDS = (Kind.URLSET, Kind.TEXT, Kind.RSS, Kind.ATOM)
 class _Sitemap:
     """What the audit keeps about one sitemap file: counts and one example per problem."""
 
-    __slots__ = ("started", "finished", "prefix", "scheme", "netloc", "nested", "counts", "examples")
+    __slots__ = ("started", "finished", "prefix", "origin", "scheme", "netloc", "nested", "counts", "examples")
 
     def __init__(self, started):
         self.started = started
@@ -95,15 +95,19 @@ class _Sitemap:
         parts = urlsplit(started.url)
         self.scheme, self.netloc = parts.scheme.lower(), parts.netloc.lower()
         directory = parts.path[: parts.path.rfind("/") + 1] or "/"
-        # Locs starting with this are on the same scheme and host and in scope: the fast path.
-        self.prefix = f"{self.scheme}://{self.netloc}{directory}"
+        # Locs starting with `prefix` are on the same scheme and host and in scope: the fast path.
+        self.origin = f"{self.scheme}://{self.netloc}/"
+        self.prefix = self.origin[:-1] + directory
         self.nested = 0  # child sitemaps that are indexes themselves
         self.counts = {}
         self.examples = {}
 
     def add(self, code, count=1, example=""):
-        self.counts[code] = self.counts.get(code, 0) + count
-        if example and code not in self.examples:
+        if code in self.counts:
+            self.counts[code] += count
+            return
+        self.counts[code] = count
+        if example:
             self.examples[code] = example[:200]
 
 
@@ -218,13 +222,16 @@ class SitemapAudit:
 
 
 def _misplaced(sitemap, loc):
-    """Which rule a loc outside the sitemap's prefix breaks."""
-    parts = urlsplit(loc)
-    if parts.netloc.lower() != sitemap.netloc:
+    """Which rule a loc outside the sitemap's prefix breaks (string checks: this runs per URL)."""
+    if loc.startswith(sitemap.origin):
+        return FindingCode.OUTSIDE_SCOPE
+    scheme, _, rest = loc.partition("://")
+    netloc = rest.partition("/")[0].partition("?")[0].partition("#")[0].lower()
+    if netloc != sitemap.netloc:
         return FindingCode.CROSS_HOST_URL
-    if parts.scheme.lower() != sitemap.scheme:
+    if scheme.lower() != sitemap.scheme:
         return FindingCode.SCHEME_MISMATCH
-    return FindingCode.OUTSIDE_SCOPE
+    return FindingCode.OUTSIDE_SCOPE  # the same origin spelled differently (upper case, no path)
 
 
 def _count_detail(code, count, example):
