@@ -148,7 +148,8 @@ class StuckFilter(admin.SimpleListFilter):
 
 @admin.register(Domain)
 class DomainAdmin(BigTableAdmin):
-    list_display = ("host", "batch", "status", "attempts", "sitemap_total", "url_total", "short_error", "rows")
+    list_display = ("host", "batch", "status", "attempts", "sitemap_total", "url_total", "error_code", "short_error",
+                    "rows")
     list_filter = ("status", "error_code", StuckFilter)
     search_fields = ("host", "entry")
     list_select_related = ("batch",)

@@ -1,9 +1,12 @@
-"""The sitemap audit (batches/sitemaps/audit.py): engine events in, findings out, no database."""
+"""The sitemap audit (batches/sitemaps/audit.py): engine events in, findings out, no database
+(the models are imported only to check that both sides share one vocabulary)."""
 
 from datetime import datetime, timezone
 
 import pytest
 
+from batches.models import DomainErrorCode
+from batches.models import FindingCode as ModelFindingCode
 from batches.sitemaps import CrawlConfig
 from batches.sitemaps.audit import (
     Finding, FindingCode, SitemapAudit, domain_error_code, sitemap_problem,
@@ -163,9 +166,6 @@ def test_a_code_set_by_the_engine_wins_over_the_text():
 
 
 def test_the_vocabulary_matches_the_models():
-    from batches.models import DomainErrorCode
-    from batches.models import FindingCode as ModelFindingCode
-
     engine_codes = {v for k, v in vars(FindingCode).items() if k.isupper()}
     assert engine_codes == set(ModelFindingCode.values)
     assert {v for k, v in vars(DomainError).items() if k.isupper()} == set(DomainErrorCode.values)
