@@ -16,7 +16,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from . import actions
-from .models import ApiToken, Batch, Domain, HostSlot, SitemapFile, Url
+from .models import ApiToken, Batch, Domain, Finding, FindingCode, HostSlot, SitemapFile, Url
 
 CAPPED_COUNT = 100_000
 
@@ -148,8 +148,9 @@ class StuckFilter(admin.SimpleListFilter):
 
 @admin.register(Domain)
 class DomainAdmin(BigTableAdmin):
-    list_display = ("host", "batch", "status", "attempts", "sitemap_total", "url_total", "short_error", "rows")
-    list_filter = ("status", StuckFilter)
+    list_display = ("host", "batch", "status", "attempts", "sitemap_total", "url_total", "error_code", "short_error",
+                    "rows")
+    list_filter = ("status", "error_code", StuckFilter)
     search_fields = ("host", "entry")
     list_select_related = ("batch",)
     raw_id_fields = ("batch",)
@@ -177,10 +178,43 @@ class DomainAdmin(BigTableAdmin):
                            _changelist_link("url", "URLs", domain__id__exact=domain.pk))
 
 
+class HttpStatusFilter(admin.SimpleListFilter):
+    """By class of HTTP status: fixed choices, so the filter never scans for distinct values."""
+
+    title = "HTTP status"
+    parameter_name = "http"
+    CLASSES = {"2xx": (200, 299), "3xx": (300, 399), "4xx": (400, 499), "5xx": (500, 599)}
+
+    def lookups(self, request, model_admin):
+        return [(key, key) for key in self.CLASSES] + [("none", "No answer")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(http_status__isnull=True)
+        if self.value() in self.CLASSES:
+            return queryset.filter(http_status__range=self.CLASSES[self.value()])
+        return queryset
+
+
+class FindingFilter(admin.SimpleListFilter):
+    """Sitemap files with at least one finding of a code."""
+
+    title = "finding"
+    parameter_name = "finding"
+
+    def lookups(self, request, model_admin):
+        return FindingCode.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in FindingCode.values:
+            return queryset.filter(pk__in=Finding.objects.filter(code=self.value()).values("sitemap_id"))
+        return queryset
+
+
 @admin.register(SitemapFile)
 class SitemapFileAdmin(BigTableAdmin):
     list_display = ("url", "domain", "kind", "found_by", "http_status", "bytes", "response_ms", "url_count", "error")
-    list_filter = ("kind", "found_by")
+    list_filter = ("kind", "found_by", HttpStatusFilter, FindingFilter)
     search_fields = ("url",)
     list_select_related = ("domain",)
     raw_id_fields = ("domain", "parent")
@@ -188,6 +222,15 @@ class SitemapFileAdmin(BigTableAdmin):
 
     def view_on_site(self, sitemap):
         return reverse("domain_detail", args=[sitemap.domain.batch_id, sitemap.domain_id])
+
+
+@admin.register(Finding)
+class FindingAdmin(BigTableAdmin):
+    list_display = ("code", "domain", "sitemap", "count", "detail")
+    list_filter = ("code",)
+    list_select_related = ("domain", "sitemap")
+    raw_id_fields = ("batch", "domain", "sitemap")
+    preset_lookups = ("batch__id__exact", "domain__id__exact")
 
 
 @admin.register(Url)

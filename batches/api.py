@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .entries import parse_lines
 from .models import ApiToken, Batch
 from .services import create_batch
-from .views import batch_summary, batches_visible_to
+from .views import batch_summary, batches_visible_to, export_response
 
 DOMAINS_PER_RESPONSE = 1000
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -115,6 +115,7 @@ def _create_batch(request):
         return _error(400, f"{len(parsed.entries)} domains is more than the {limit} one request may hold")
     with transaction.atomic():
         batch = create_batch(request.user, name, parsed.entries)
+        batch.keep_skipped_lines([(f"index {i['index']}", i["reason"], i["entry"]) for i in invalid])
     body = _with_links(request, batch_summary(batch))
     body.update(invalid=invalid, duplicates=parsed.duplicates)
     response = JsonResponse(body, status=201)
@@ -130,7 +131,8 @@ def batch(request, pk):
     offset = _offset(request)
     domains = list(
         found.domains.order_by("position")
-        .values("id", "host", "origin", "status", "attempts", "sitemaps_count", "urls_count", "error")
+        .values("id", "host", "origin", "status", "attempts", "sitemaps_count", "urls_count", "error",
+                "error_code", "findings_count")
         [offset : offset + DOMAINS_PER_RESPONSE + 1]
     )
     body = _with_links(request, batch_summary(found))
@@ -140,6 +142,15 @@ def batch(request, pk):
         next_url = reverse("api_batch", args=[found.pk]) + f"?offset={offset + DOMAINS_PER_RESPONSE}"
         body["domain_states_next"] = request.build_absolute_uri(next_url)
     return JsonResponse(body)
+
+
+@api_view(["GET"])
+def batch_export(request, pk, what, fmt):
+    """The batch's URLs, domains or findings, streamed as the page's downloads are."""
+    found = batches_visible_to(request.user).filter(pk=pk).first()
+    if found is None:
+        return _error(404, "no such batch")
+    return export_response(found, what, fmt)
 
 
 def _offset(request):
@@ -153,7 +164,7 @@ def _domain_state(request, batch_id, row):
     return {
         "id": row["id"], "host": row["host"], "origin": row["origin"], "status": row["status"],
         "attempts": row["attempts"], "sitemaps": row["sitemaps_count"], "urls": row["urls_count"],
-        "error": row["error"],
+        "error": row["error"], "error_code": row["error_code"], "findings": row["findings_count"],
         "page_url": request.build_absolute_uri(reverse("domain_detail", args=[batch_id, row["id"]])),
     }
 
@@ -164,4 +175,8 @@ def _with_links(request, summary):
         "status_url": request.build_absolute_uri(reverse("api_batch", args=[pk])),
         "page_url": request.build_absolute_uri(reverse("batch_detail", args=[pk])),
         "csv_url": request.build_absolute_uri(reverse("batch_export", args=[pk, "csv"])),
+        "exports": {
+            f"{what}_{fmt}": request.build_absolute_uri(reverse("api_batch_export", args=[pk, what, fmt]))
+            for what in ("urls", "domains", "findings") for fmt in ("csv", "jsonl")
+        },
     }

@@ -118,6 +118,10 @@ class Batch(models.Model):
         default=0, help_text="Domains up to this position have been handed to the task queue.")
     progressed_at = models.DateTimeField(null=True, blank=True, help_text="When a domain last finished.")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted: hidden, purged in the background.")
+    # The pasted or uploaded lines that were not domains: the first SKIPPED_LINES_KEPT as
+    # [line number, reason, text], and how many more there were.
+    skipped_lines = models.JSONField(default=list, blank=True)
+    skipped_lines_more = models.PositiveIntegerField(default=0)
 
     objects = BatchManager()
     all_objects = BatchQuerySet.as_manager()
@@ -184,6 +188,33 @@ class Batch(models.Model):
             batch.refresh_from_db()
             return batch
 
+    def keep_skipped_lines(self, skipped, total=None):
+        """Store the input lines that were not domains: (where, reason, text) for the first
+        SKIPPED_LINES_KEPT, and how many more there were (of `total`, default len(skipped))."""
+        if not skipped:
+            return
+        self.skipped_lines = [[where, reason, text[:200]] for where, reason, text in skipped[:SKIPPED_LINES_KEPT]]
+        self.skipped_lines_more = max((len(skipped) if total is None else total) - len(self.skipped_lines), 0)
+        Batch.all_objects.filter(pk=self.pk).update(
+            skipped_lines=self.skipped_lines, skipped_lines_more=self.skipped_lines_more)
+
+
+SKIPPED_LINES_KEPT = 100
+
+
+class DomainErrorCode(models.TextChoices):
+    """Why a domain failed (README "Error codes"); mirrors batches.sitemaps.records.DomainError."""
+
+    DNS = "dns", "Name does not resolve"
+    REFUSED = "refused", "Connection refused"
+    TIMEOUT = "timeout", "Timed out"
+    TLS = "tls", "TLS failed"
+    BLOCKED = "blocked", "Address blocked"
+    HTTP_ERROR = "http_error", "HTTP errors only"
+    NO_READABLE_SITEMAP = "no_readable_sitemap", "No readable sitemap"
+    DEADLINE = "deadline", "Time limit"
+    INTERNAL = "internal", "Internal error"
+
 
 class Domain(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="domains", db_index=False)
@@ -204,6 +235,11 @@ class Domain(models.Model):
     sitemaps_failed = models.PositiveIntegerField(default=0)
     urls_count = models.BigIntegerField(default=0)
     urls_skipped = models.BigIntegerField(default=0)
+    # Database defaults: services.insert_domains writes rows with raw SQL that names its columns.
+    error_code = models.CharField(max_length=32, blank=True, choices=DomainErrorCode.choices, db_default="")
+    findings_count = models.PositiveIntegerField(default=0, db_default=0)
+    robots_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="robots.txt's HTTP status.")
+    robots_bytes = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = DomainQuerySet.as_manager()
 
@@ -218,6 +254,8 @@ class Domain(models.Model):
             models.Index(fields=["batch", "position"], name="domain_batch_position"),
             models.Index(fields=["heartbeat_at"], name="domain_running_heartbeat",
                          condition=Q(status="running")),
+            models.Index(fields=["batch", "error_code", "position"], name="domain_batch_error_pos",
+                         condition=~Q(error_code="")),
         ]
 
     def __str__(self):
@@ -278,12 +316,39 @@ class SitemapFile(models.Model):
     generator = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True, help_text="Why it could not be (fully) read.")
 
     class Meta:
         ordering = ["domain_id", "id"]
 
     def __str__(self):
         return self.url
+
+
+class FindingCode(models.TextChoices):
+    """What the sitemap audit reports (README "Findings"); mirrors batches.sitemaps.audit.FindingCode."""
+
+    HTTP_ERROR = "http_error", "HTTP error"
+    NOT_A_SITEMAP = "not_a_sitemap", "Not a sitemap"
+    XML_ERROR = "xml_error", "XML error"
+    COMPRESSION_ERROR = "compression_error", "Compression error"
+    EMPTY_SITEMAP = "empty_sitemap", "Empty sitemap"
+    TOO_MANY_URLS = "too_many_urls", "Over 50,000 URLs"
+    TOO_LARGE = "too_large", "Over 50 MB"
+    INVALID_LASTMOD = "invalid_lastmod", "Invalid lastmod"
+    FUTURE_LASTMOD = "future_lastmod", "Lastmod in the future"
+    INVALID_LOC = "invalid_loc", "Invalid loc"
+    LOC_TOO_LONG = "loc_too_long", "Loc too long"
+    CROSS_HOST_URL = "cross_host_url", "URL on another host"
+    SCHEME_MISMATCH = "scheme_mismatch", "Scheme mismatch"
+    OUTSIDE_SCOPE = "outside_scope", "Outside the sitemap's directory"
+    DUPLICATE_URL = "duplicate_url", "Duplicate URL"
+    INDEX_NESTED = "index_nested", "Nested index"
+    REDIRECTED = "redirected", "Redirected"
+    NO_SITEMAP = "no_sitemap", "No sitemap"
+    ROBOTS_MISSING = "robots_missing", "No robots.txt"
+    ROBOTS_ERROR = "robots_error", "robots.txt error"
+    NOT_IN_ROBOTS = "not_in_robots", "Not in robots.txt"
 
 
 class Url(models.Model):
@@ -353,3 +418,22 @@ class HostSlot(models.Model):
 
     def __str__(self):
         return self.host
+
+
+class Finding(models.Model):
+    """One thing the sitemap audit found wrong on a domain, or on one of its sitemap files."""
+
+    # The batch is repeated here so the batch page counts findings by code on one index.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="findings", db_index=False)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="findings")
+    sitemap = models.ForeignKey(SitemapFile, null=True, blank=True, on_delete=models.CASCADE, related_name="findings")
+    code = models.CharField(max_length=32, choices=FindingCode.choices)
+    count = models.PositiveIntegerField(default=1)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["domain_id", "id"]
+        indexes = [models.Index(fields=["batch", "code", "domain"], name="finding_batch_code_domain")]
+
+    def __str__(self):
+        return f"{self.code} ({self.count})"

@@ -16,10 +16,12 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .models import BATCH_ACTIVE, DOMAIN_COUNTERS, Batch, Domain, DomainStatus, SitemapFile, Url
+from .findings import save_findings  # issue 12 audit
+from .models import BATCH_ACTIVE, DOMAIN_COUNTERS, Batch, Domain, DomainErrorCode, DomainStatus, SitemapFile, Url
 from .politeness import host_gate
 from .retention import delete_in_chunks
 from .sitemaps import CrawlConfig, CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
+from .sitemaps.audit import SitemapAudit, domain_error_code, sitemap_problem  # issue 12 audit
 from .store import insert_urls
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,7 @@ def claim_domain(domain_id):
     # claim just wrote, so the loser of a race sees 0 rows.
     claimed = Domain.objects.filter(Q(status=DomainStatus.QUEUED) | stale, pk=domain_id).move_to(
         DomainStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
-        heartbeat_at=now, finished_at=None, error="", notes="",
+        heartbeat_at=now, finished_at=None, error="", error_code="", notes="",
     )
     if not claimed:
         return None
@@ -210,8 +212,10 @@ class DomainWriter:
         self.status = DomainStatus.RUNNING
         self.lost = False
         self._next_cancel_check = 0.0
+        self.audit = SitemapAudit(domain.host)  # issue 12 audit
 
     def write(self, event):
+        self.audit.observe(event)  # issue 12 audit
         if isinstance(event, UrlChunk):
             self._store_urls(event)
         elif isinstance(event, SitemapStarted):
@@ -241,6 +245,7 @@ class DomainWriter:
     def _store_urls(self, chunk):
         with transaction.atomic():
             new = insert_urls(self.domain.pk, self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)
+            self.audit.count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)  # issue 12 audit
             if not self._mine().update(urls_count=F("urls_count") + new, heartbeat_at=timezone.now()):
                 self.lost = True
                 transaction.set_rollback(True)
@@ -255,7 +260,7 @@ class DomainWriter:
                 kind=event.kind, http_status=event.http_status, content_type=event.content_type[:200],
                 compressed=event.compressed, bytes=event.bytes, response_ms=event.response_ms,
                 url_count=event.url_count, generator=event.generator, error=event.error,
-                fetched_at=timezone.now(),
+                fetched_at=timezone.now(), error_code=sitemap_problem(event),  # issue 12 audit
             )
             if not self._mine().update(
                 sitemaps_count=F("sitemaps_count") + 1, sitemaps_failed=F("sitemaps_failed") + failed,
@@ -268,15 +273,20 @@ class DomainWriter:
 
     def _finish_crawl(self, event):
         status = DomainStatus.FAILED if event.error else DomainStatus.DONE
-        self.finish(status, error=event.error, origin=event.origin, notes="; ".join(event.notes))
+        save_findings(self.domain, self.audit.findings(), self.sitemap_ids)  # issue 12 audit
+        self._mine().update(robots_status=event.robots_status, robots_bytes=event.robots_bytes)  # issue 12
+        self.finish(status, error=event.error, origin=event.origin, notes="; ".join(event.notes),
+                    error_code=domain_error_code(event))
 
-    def finish(self, status, error="", origin="", notes=""):
+    def finish(self, status, error="", origin="", notes="", error_code=""):
         """Record the domain's final status and count it on the batch, once per attempt.
 
         The URL and sitemap counters are recounted from the rows here, so they are exact even
         when a commit's outcome was lost to a database outage and the write was repeated.
         """
         fields = {"finished_at": timezone.now(), "error": error, "notes": notes}
+        # issue 12: a failure without a code of its own (an exception, a crawl cut short) is ours
+        fields["error_code"] = error_code or (DomainErrorCode.INTERNAL if status == DomainStatus.FAILED else "")
         if origin:
             fields["origin"] = origin
         with transaction.atomic():

@@ -20,24 +20,20 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from . import actions, charts
-from .export import FORMATS, iter_url_rows
+from .domain_table import SORTS, DomainTable, running_count
+from .export import CONTENT_TYPES, FORMATS, export_lines
+from .findings import error_code_summary, finding_summary
 from .forms import NewBatchForm, TokenForm, UrlFilterForm
-from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy, Url
-from .paging import CountedPaginator, keyset_page
+from .models import ApiToken, Batch, BatchStatus, Domain, FoundBy, Url
+from .paging import keyset_page
 from .services import create_batch
 
 BATCHES_PER_PAGE = 25
-DOMAINS_PER_PAGE = 100
 URLS_PER_PAGE = 100
 SITEMAPS_SHOWN = 1000
+FINDINGS_SHOWN = 500
 # A filtered URL page reads at most this many of the domain's rows, then offers to search on.
 URL_SEARCH_STRETCH = 50_000
-DOMAIN_FILTERS = {
-    "failed": ("Failed", DomainStatus.FAILED),
-    "running": ("Running", DomainStatus.RUNNING),
-    "queued": ("Queued", DomainStatus.QUEUED),
-    "done": ("Done", DomainStatus.DONE),
-}
 
 
 def batches_visible_to(user):
@@ -78,6 +74,8 @@ def batch_new(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             batch = create_batch(request.user, form.cleaned_data["name"], form.parsed.entries)
+            batch.keep_skipped_lines([(f"{where} {line.line_number}", line.reason, line.text)
+                                      for where, line in form.invalid_lines])
         _report_skipped_lines(request, form)
         return redirect(batch)
     return render(request, "batches/batch_new.html", {
@@ -105,27 +103,15 @@ def _report_skipped_lines(request, form):
 @require_GET
 def batch_detail(request, pk):
     batch = _get_batch_for_user(request, pk)
-    show = request.GET.get("show", "")
-    show = show if show in DOMAIN_FILTERS else ""
-    paginator = _domain_paginator(batch, show)
+    table = DomainTable.from_request(request.GET)
     return render(request, "batches/batch_detail.html", {
-        "batch": batch, "page": paginator.get_page(request.GET.get("page")), "show": show,
-        "domain_filters": [(key, label) for key, (label, _) in DOMAIN_FILTERS.items()],
+        "batch": batch, "page": table.paginator(batch).get_page(request.GET.get("page")), "show": table.show,
+        "table": table, "tabs": table.tabs(batch, running_count(batch)),
+        "sorts": [(key, label) for key, (label, _) in SORTS.items()],
+        "error_summary": error_code_summary(batch) if batch.domains_failed else [],
+        "finding_summary": finding_summary(batch),
         "formats": list(FORMATS),
     })
-
-
-def _domain_paginator(batch, show):
-    """The batch's domains, by status when asked; the total comes from a counter where one exists."""
-    domains = batch.domains.order_by("position")
-    if not show:
-        return CountedPaginator(domains, DOMAINS_PER_PAGE, batch.domains_total)
-    domains = domains.filter(status=DOMAIN_FILTERS[show][1])
-    known = {"failed": batch.domains_failed, "done": batch.domains_done}.get(show)
-    if known is None:
-        # Running and queued have no counter: a COUNT over the (batch, status) index.
-        return Paginator(domains, DOMAINS_PER_PAGE)
-    return CountedPaginator(domains, DOMAINS_PER_PAGE, known)
 
 
 @login_required
@@ -195,12 +181,15 @@ def batch_delete(request, pk):
 
 @login_required
 @require_GET
-def batch_export(request, pk, fmt):
-    """Every URL of the batch as CSV or JSON Lines, streamed in constant memory."""
+def batch_export(request, pk, fmt, what="urls"):
+    """The batch's URLs, domains or findings as CSV or JSON Lines, streamed in constant memory."""
     batch = _get_batch_for_user(request, pk)
-    content_type = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}[fmt]
-    response = StreamingHttpResponse(FORMATS[fmt](iter_url_rows(batch.pk)), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-urls.{fmt}"'
+    return export_response(batch, what, fmt)
+
+
+def export_response(batch, what, fmt):
+    response = StreamingHttpResponse(export_lines(what, fmt, batch.pk), content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-{what}.{fmt}"'
     return response
 
 
@@ -219,6 +208,7 @@ def domain_detail(request, pk, domain_pk):
         "batch": batch, "domain": domain, "tree": sitemap_tree(sitemaps[:SITEMAPS_SHOWN]),
         "more_sitemaps": len(sitemaps) > SITEMAPS_SHOWN, "filters": filters, "page": page,
         "search_stretch": URL_SEARCH_STRETCH,
+        "findings": list(domain.findings.select_related("sitemap").order_by("id")[:FINDINGS_SHOWN]),
     })
 
 

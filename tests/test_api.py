@@ -55,7 +55,8 @@ def test_the_created_batch_is_processed_and_its_status_reaches_100(api, site, q_
     assert (status["status"], status["progress"], status["finished"], status["urls"]) == ("completed", 100, True, 3)
     assert status["domain_states"] == [{
         "id": domain.pk, "host": site.host, "origin": site.origin, "status": "done", "attempts": 1,
-        "sitemaps": 1, "urls": 3, "error": "",
+        "sitemaps": 1, "urls": 3, "error": "", "error_code": "",
+        "findings": 1,  # the probed sitemap.xml, which no robots.txt lists
         "page_url": f"http://testserver/batches/{domain.batch_id}/domains/{domain.pk}/",
     }]
     assert status["domain_states_next"] is None

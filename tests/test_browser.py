@@ -236,9 +236,9 @@ def test_a_person_pastes_domains_watches_them_finish_and_takes_the_urls(
     path = downloads / f"batch-{batch.pk}-urls.csv"
     wait_for(browser, lambda: path.exists() and path.stat().st_size > 0)
     rows = list(csv.reader(io.StringIO(path.read_text())))
-    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority"]
+    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority", "extras"]
     assert len(rows) == 1 + 44
-    assert [b.host, b.url("/sitemap.xml"), b.url("/only"), "", "weekly", "0.8"] in rows
+    assert [b.host, b.url("/sitemap.xml"), b.url("/only"), "", "weekly", "0.8", ""] in rows
 
 
 def test_the_other_pages_look_right(browser, live_server, site_factory, owner, shoot):

@@ -83,11 +83,11 @@ def test_export_writes_csv_and_jsonl_with_the_contract_columns(tmp_path, two_sit
 
     out, _ = run("export_urls", str(batch.pk))
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority"]
+    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority", "extras"]
     assert sorted(rows[1:]) == sorted([
-        [a.host, a.url("/sitemap.xml"), a.url("/one"), "2024-05-06T00:00:00+00:00", "", "0.5"],
-        [a.host, a.url("/sitemap.xml"), a.url("/two"), "2024-05-06T00:00:00+00:00", "", "0.5"],
-        [b.host, b.url("/s.txt"), b.url("/text-page"), "", "", ""],
+        [a.host, a.url("/sitemap.xml"), a.url("/one"), "2024-05-06T00:00:00+00:00", "", "0.5", ""],
+        [a.host, a.url("/sitemap.xml"), a.url("/two"), "2024-05-06T00:00:00+00:00", "", "0.5", ""],
+        [b.host, b.url("/s.txt"), b.url("/text-page"), "", "", "", ""],
     ])
 
     target = tmp_path / "out.jsonl"

@@ -234,10 +234,11 @@ def test_the_batch_page_runs_a_fixed_number_of_queries_whatever_the_size(owner_c
     small = make_batch(owner, domains=2, urls_per_domain=2, failed=1)
     big = make_batch(owner, domains=150, urls_per_domain=20, failed=10)
     for batch in (small, big):
-        # session, user, batch, page of domains (the total comes from the batch's counter)
-        with django_assert_num_queries(4):
+        # session, user, batch, page of domains (the total comes from the batch's counter),
+        # failed domains by error code, findings by code
+        with django_assert_num_queries(6):
             owner_client.get(reverse("batch_detail", args=[batch.pk]))
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(6):
             owner_client.get(reverse("batch_detail", args=[batch.pk]), {"show": "failed"})
         with django_assert_num_queries(3):
             owner_client.get(reverse("batch_status", args=[batch.pk]))
@@ -319,10 +320,10 @@ def test_the_csv_download_streams_every_url_with_the_export_columns(owner_client
     assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}-urls.csv"'
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority"]
+    assert rows[0] == ["domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority", "extras"]
     assert len(rows) == 11
     assert rows[1] == ["site1.example.com", "https://site1.example.com/posts.xml", "https://site1.example.com/post/0",
-                       "2024-01-15T12:00:00+00:00", "weekly", "0.5"]
+                       "2024-01-15T12:00:00+00:00", "weekly", "0.5", ""]
 
 
 def test_the_jsonl_download_has_one_object_per_url(owner_client, batch):
@@ -332,5 +333,5 @@ def test_the_jsonl_download_has_one_object_per_url(owner_client, batch):
     assert json.loads(lines[-1]) == {
         "domain": "site2.example.com", "sitemap_url": "https://site2.example.com/posts.xml",
         "loc": "https://site2.example.com/post/4", "lastmod": "2024-05-15T12:00:00+00:00",
-        "changefreq": "weekly", "priority": 0.5,
+        "changefreq": "weekly", "priority": 0.5, "extras": None,
     }

@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from batches import progress
 from batches.entries import InvalidLine, parse_line
-from batches.models import Batch
+from batches.models import SKIPPED_LINES_KEPT, Batch
 from batches.owners import command_user
 from batches.services import create_batch, process_batch_here
 
@@ -28,11 +28,13 @@ class Command(BaseCommand):
         # The file is streamed into the database in chunks (bounded memory for millions of
         # lines); duplicates are dropped by the (batch, host) unique index as rows go in.
         self.valid = self.invalid = 0
+        self.skipped = []  # the first invalid lines, kept with the batch
         bar = tqdm(unit=" lines", file=self.stderr, disable=None, leave=False, desc="importing")
         with transaction.atomic():
             batch = create_batch(owner, name, self._entries(paths or ["-"]), enqueue=not sync,
                                  on_progress=lambda read: bar.update(read - bar.n))
             bar.close()
+            batch.keep_skipped_lines(self.skipped, total=self.invalid)
             self.stderr.write(f"{batch.domains_total} valid, {self.valid - batch.domains_total} duplicate, "
                               f"{self.invalid} invalid")
             if not batch.domains_total:
@@ -55,6 +57,8 @@ class Command(BaseCommand):
                         continue
                     if isinstance(result, InvalidLine):
                         self.invalid += 1
+                        if len(self.skipped) < SKIPPED_LINES_KEPT:
+                            self.skipped.append((f"{label} line {number}", result.reason, result.text))
                         self.stderr.write(f"{label}: {result}")
                         continue
                     self.valid += 1
