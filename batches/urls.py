@@ -16,4 +16,10 @@ urlpatterns = [
     path("account/tokens/<int:token_pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("api/batches/", api.batches, name="api_batches"),
     path("api/batches/<int:pk>/", api.batch, name="api_batch"),
+    re_path(r"^api/batches/(?P<pk>\d+)/(?P<action>cancel|retry|rerun)/$", api.batch_action, name="api_batch_action"),
+    # Without the slash too: a redirect would lose a POST's body.
+    path("api/batches", api.batches),
+    path("api/batches/<int:pk>", api.batch),
+    re_path(r"^api/batches/(?P<pk>\d+)/(?P<action>cancel|retry|rerun)$", api.batch_action),
+    re_path(r"^api/", api.not_found),
 ]

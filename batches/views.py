@@ -10,9 +10,10 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -20,6 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from . import actions, charts
+from .access import login_or_token_required, may, visible_batch
 from .export import FORMATS, iter_url_rows
 from .forms import NewBatchForm, TokenForm, UrlFilterForm
 from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy, Url
@@ -30,6 +32,7 @@ BATCHES_PER_PAGE = 25
 DOMAINS_PER_PAGE = 100
 URLS_PER_PAGE = 100
 SITEMAPS_SHOWN = 1000
+SKIPPED_LINES_SHOWN = 20
 # A filtered URL page reads at most this many of the domain's rows, then offers to search on.
 URL_SEARCH_STRETCH = 50_000
 DOMAIN_FILTERS = {
@@ -40,14 +43,15 @@ DOMAIN_FILTERS = {
 }
 
 
-def batches_visible_to(user):
-    """A user's own batches; staff see every batch (the admin's "view on site" links lead here)."""
-    return Batch.objects.all() if user.is_staff else Batch.objects.filter(owner=user)
-
-
-def _get_batch_for_user(request, pk):
-    """The batch if the user may see it; another user's batch answers 404, as an unknown id does."""
-    return get_object_or_404(batches_visible_to(request.user), pk=pk)
+def _get_batch_for_user(request, pk, act="view"):
+    """The batch if the user may `act` on it (access.py); a batch they may not even see is 404,
+    as an unknown id is; one they may see but not change or delete is 403."""
+    batch = visible_batch(request.user, pk)
+    if batch is None:
+        raise Http404("No such batch.")
+    if not may(request.user, batch, act):
+        raise PermissionDenied(f"You may not {act} this batch.")
+    return batch
 
 
 def _int_param(request, name):
@@ -82,12 +86,14 @@ def batch_new(request):
         return redirect(batch)
     return render(request, "batches/batch_new.html", {
         "form": form, "parsed": form.parsed, "max_domains": settings.SITEMAPS_WEB_MAX_DOMAINS,
+        "header_note": _header_note(form.csv_header) if form.csv_header else "",
+        "probe_well_known": settings.SITEMAPS_PROBE_WELL_KNOWN,
     })
 
 
 def _report_skipped_lines(request, form):
     parsed = form.parsed
-    valid, invalid = len(parsed.entries), len(form.invalid_lines)
+    valid, invalid = len(parsed.entries), parsed.invalid_count
     notes = []
     if parsed.duplicates:
         notes.append(f"{parsed.duplicates:,} duplicate line{pluralize(parsed.duplicates)} merged")
@@ -95,13 +101,20 @@ def _report_skipped_lines(request, form):
         notes.append(f"{invalid:,} invalid line{pluralize(invalid)} skipped")
     summary = f"Batch created with {valid:,} domain{pluralize(valid)}"
     messages.success(request, f"{summary}: {', '.join(notes)}." if notes else f"{summary}.")
-    for where, line in form.invalid_lines[:20]:
+    if form.csv_header:
+        messages.info(request, _header_note(form.csv_header))
+    for where, line in form.invalid_lines[:SKIPPED_LINES_SHOWN]:
         messages.warning(request, f"Skipped {where.lower()} {line.line_number}: {line.reason}: {line.text[:120]}")
-    if invalid > 20:
-        messages.warning(request, f"…and {invalid - 20:,} more invalid lines.")
+    if invalid > SKIPPED_LINES_SHOWN:
+        messages.warning(request, f"…and {invalid - SKIPPED_LINES_SHOWN:,} more invalid lines.")
 
 
-@login_required
+def _header_note(header):
+    number, text = header
+    return f"File line {number}, “{text[:60]}”, is the CSV's header row: read as a column name, not a domain."
+
+
+@login_or_token_required
 @require_GET
 def batch_detail(request, pk):
     batch = _get_batch_for_user(request, pk)
@@ -112,6 +125,7 @@ def batch_detail(request, pk):
         "batch": batch, "page": paginator.get_page(request.GET.get("page")), "show": show,
         "domain_filters": [(key, label) for key, (label, _) in DOMAIN_FILTERS.items()],
         "formats": list(FORMATS),
+        "may_change": may(request.user, batch, "change"), "may_delete": may(request.user, batch, "delete"),
     })
 
 
@@ -128,7 +142,7 @@ def _domain_paginator(batch, show):
     return CountedPaginator(domains, DOMAINS_PER_PAGE, known)
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def batch_status(request, pk):
     """The small JSON the batch page polls while the batch runs."""
@@ -170,7 +184,7 @@ BATCH_ACTIONS = {
 @login_required
 @require_POST
 def batch_action(request, pk, action):
-    batch = _get_batch_for_user(request, pk)
+    batch = _get_batch_for_user(request, pk, "change")
     run, done, nothing = BATCH_ACTIONS[action]
     with transaction.atomic():
         result = run(batch.pk)
@@ -184,7 +198,7 @@ def batch_action(request, pk, action):
 @login_required
 def batch_delete(request, pk):
     """GET asks for confirmation (works without JavaScript); POST deletes."""
-    batch = _get_batch_for_user(request, pk)
+    batch = _get_batch_for_user(request, pk, "delete")
     if request.method == "POST":
         with transaction.atomic():
             actions.delete_batch(batch.pk)
@@ -193,7 +207,7 @@ def batch_delete(request, pk):
     return render(request, "batches/batch_delete.html", {"batch": batch})
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def batch_export(request, pk, fmt):
     """Every URL of the batch as CSV or JSON Lines, streamed in constant memory."""
@@ -204,7 +218,7 @@ def batch_export(request, pk, fmt):
     return response
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def domain_detail(request, pk, domain_pk):
     batch = _get_batch_for_user(request, pk)
@@ -270,7 +284,7 @@ def sitemap_tree(sitemaps):
     return ordered
 
 
-@login_required
+@login_or_token_required
 @require_GET
 @xframe_options_sameorigin  # the domain page embeds it as an <object>, which X-Frame-Options governs
 def domain_chart(request, pk, domain_pk):

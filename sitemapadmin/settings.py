@@ -124,7 +124,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic in `make run`
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# What one web or API request may send: a pasted list or a JSON body up to SITEMAPS_WEB_MAX_BYTES,
+# an uploaded file up to 10 MB (batches/uploads.py stops reading it past that).
+SITEMAPS_WEB_MAX_BYTES = env_int("SITEMAPS_WEB_MAX_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SITEMAPS_WEB_MAX_BYTES + 64 * 1024
 
 LOGGING = {
     "version": 1,
