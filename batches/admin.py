@@ -16,6 +16,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from . import actions
+from .logins import ThrottledAdminAuthenticationForm
 from .models import ApiToken, Batch, Domain, HostSlot, SitemapFile, Url
 
 CAPPED_COUNT = 100_000
@@ -23,6 +24,7 @@ CAPPED_COUNT = 100_000
 admin.site.site_header = "Sitemap Batch Admin"
 admin.site.site_title = "Sitemap Batch Admin"
 admin.site.index_title = "Inspect every user's batches"
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class CappedCountPaginator(Paginator):

@@ -114,6 +114,9 @@ def _create_batch(request):
     name = body.get("name") or ""
     if not isinstance(name, str) or len(name) > 200:
         return _error(400, "name must be a string of at most 200 characters")
+    if len(body["domains"]) > settings.SITEMAPS_WEB_MAX_LINES:
+        return _error(400, f"{len(body['domains']):,} entries is more than the "
+                           f"{settings.SITEMAPS_WEB_MAX_LINES:,} one request may hold")
     parsed = parse_lines(entry if isinstance(entry, str) else "" for entry in body["domains"])
     invalid, invalid_count = _invalid_entries(parsed, body["domains"])
     if not parsed.entries:

@@ -5,7 +5,7 @@ counter columns, URL pages are keyset pages, and the one aggregate (the lastmod 
 separate, cached image.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from . import actions, charts
@@ -27,6 +28,7 @@ from .forms import NewBatchForm, TokenForm, UrlFilterForm
 from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy, Url
 from .paging import CountedPaginator, keyset_page
 from .services import create_batch
+from .uploads import MAX_UPLOAD_BYTES, CappedUploadHandler
 
 BATCHES_PER_PAGE = 25
 DOMAINS_PER_PAGE = 100
@@ -77,18 +79,44 @@ def batch_list(request):
 
 
 @login_required
+@csrf_exempt  # checked below, once the upload handler is in place: the CSRF check reads the body
 def batch_new(request):
-    form = NewBatchForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if _content_length(request) > MAX_UPLOAD_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Refused before a byte of the body is read.
+        messages.error(request, "That post is larger than a 10 MB file and a pasted list together; "
+                                "use the import_domains command.")
+        return render(request, "batches/batch_new.html", _new_batch_context(NewBatchForm()), status=413)
+    capped = CappedUploadHandler(request)
+    request.upload_handlers.insert(0, capped)
+    return _batch_new(request, capped)
+
+
+def _content_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+@csrf_protect
+def _batch_new(request, capped):
+    posted = request.method == "POST"  # a post whose only field was a dropped file is still a post
+    form = NewBatchForm(request.POST if posted else None, request.FILES if posted else None,
+                        file_too_large=bool(capped.too_large))
+    if posted and form.is_valid():
         with transaction.atomic():
             batch = create_batch(request.user, form.cleaned_data["name"], form.parsed.entries)
         _report_skipped_lines(request, form)
         return redirect(batch)
-    return render(request, "batches/batch_new.html", {
+    return render(request, "batches/batch_new.html", _new_batch_context(form))
+
+
+def _new_batch_context(form):
+    return {
         "form": form, "parsed": form.parsed, "max_domains": settings.SITEMAPS_WEB_MAX_DOMAINS,
         "header_note": _header_note(form.csv_header) if form.csv_header else "",
         "probe_well_known": settings.SITEMAPS_PROBE_WELL_KNOWN,
-    })
+    }
 
 
 def _report_skipped_lines(request, form):
@@ -253,9 +281,10 @@ def _filter_urls(urls, cleaned):
     if cleaned["sitemap"]:
         urls = urls.filter(sitemap_id=cleaned["sitemap"])
     zone = timezone.get_current_timezone()
-    if cleaned["lastmod_from"]:
+    # The first and last days a date field can hold bound nothing, and their neighbours do not exist.
+    if cleaned["lastmod_from"] and cleaned["lastmod_from"] > date.min:
         urls = urls.filter(lastmod__gte=datetime.combine(cleaned["lastmod_from"], time.min, zone))
-    if cleaned["lastmod_to"]:
+    if cleaned["lastmod_to"] and cleaned["lastmod_to"] < date.max:
         urls = urls.filter(lastmod__lt=datetime.combine(cleaned["lastmod_to"] + timedelta(days=1), time.min, zone))
     return urls
 

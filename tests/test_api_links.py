@@ -132,6 +132,13 @@ def test_a_body_over_the_limit_is_a_json_413(api, settings):
     assert (response.status_code, response.json()) == (413, {"error": "the body is larger than 1,000 bytes"})
 
 
+def test_a_list_longer_than_the_line_limit_is_refused_unread(api, settings):
+    settings.SITEMAPS_WEB_MAX_LINES = 10
+    response = api.post(reverse("api_batches"), json.dumps({"domains": ["a.example.com"] * 11}),
+                        content_type="application/json")
+    assert (response.status_code, response.json()) == (400, {"error": "11 entries is more than the 10 one request may hold"})
+
+
 def test_the_invalid_list_holds_the_first_hundred_and_counts_the_rest(api, django_capture_on_commit_callbacks):
     domains = ["ok.example.com"] + [f"bad entry {n}" for n in range(50_000)] + [7] * 10
     with django_capture_on_commit_callbacks(execute=False):
