@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -203,9 +204,9 @@ def batch_summary(batch):
 BATCH_ACTIONS = {
     "cancel": (actions.cancel_batch, "Batch cancelled: queued domains will not run.",
                "The batch had already finished."),
-    "retry": (actions.retry_failed, "Failed and cancelled domains queued again: {}.",
+    "retry": (actions.retry_failed, "{n:,} failed or cancelled domain{s} queued again.",
               "No failed domain to retry, or the batch is still running."),
-    "rerun": (actions.rerun_batch, "Running the batch again ({} domains).", "The batch is still running."),
+    "rerun": (actions.rerun_batch, "Running the batch again ({n:,} domain{s}).", "The batch is still running."),
 }
 
 
@@ -217,7 +218,7 @@ def batch_action(request, pk, action):
     with transaction.atomic():
         result = run(batch.pk)
     if result:
-        messages.success(request, done.format(result))
+        messages.success(request, done.format(n=result, s=pluralize(result)))
     else:
         messages.warning(request, nothing)
     return redirect(batch)
@@ -246,6 +247,17 @@ def batch_export(request, pk, fmt):
     return response
 
 
+# The URL table's orders besides sitemap order (by id: the order the sitemaps listed them).
+# Sorted pages are numbered; loc is served by the (domain, loc) unique index, lastmod by a sort
+# of the domain's rows, which on a domain of millions of URLs takes a second or more.
+URL_ORDERS = {
+    "loc": ("URL A–Z", (F("loc").asc(), "id")),
+    "-loc": ("URL Z–A", (F("loc").desc(), "-id")),
+    "-lastmod": ("Newest lastmod", (F("lastmod").desc(nulls_last=True), "id")),
+    "lastmod": ("Oldest lastmod", (F("lastmod").asc(nulls_last=True), "id")),
+}
+
+
 @login_or_token_required
 @require_GET
 def domain_detail(request, pk, domain_pk):
@@ -253,26 +265,49 @@ def domain_detail(request, pk, domain_pk):
     domain = get_object_or_404(Domain.objects.filter(batch=batch), pk=domain_pk)
     sitemaps = list(domain.sitemaps.order_by("id")[: SITEMAPS_SHOWN + 1])
     filters = UrlFilterForm(request.GET, sitemaps)
-    page = _url_page(request, domain, filters)
+    order = request.GET.get("order", "")
+    order = order if order in URL_ORDERS else ""
+    page, match_count = _url_page(request, domain, filters, order)
     sitemap_urls = {sitemap.pk: sitemap.url for sitemap in sitemaps}
     for url in page.rows:
         url.sitemap_url = sitemap_urls.get(url.sitemap_id, "")
     return render(request, "batches/domain_detail.html", {
         "batch": batch, "domain": domain, "tree": sitemap_tree(sitemaps[:SITEMAPS_SHOWN]),
         "more_sitemaps": len(sitemaps) > SITEMAPS_SHOWN, "filters": filters, "page": page,
-        "search_stretch": URL_SEARCH_STRETCH,
+        "search_stretch": URL_SEARCH_STRETCH, "match_count": match_count, "order": order,
+        "orders": [("", "Sitemap order")] + [(key, label) for key, (label, _) in URL_ORDERS.items()],
+        "last_id": LAST_ID,
     })
 
 
-def _url_page(request, domain, filters):
+# `before` for the last keyset page: every id is below it.
+LAST_ID = 2**63 - 1
+
+
+def _url_page(request, domain, filters, order):
+    """(page, match count): the count when a filter is set and counting it is bounded, else None."""
     all_urls = Url.objects.filter(domain_id=domain.pk)
     urls = all_urls.only("id", "loc", "lastmod", "changefreq", "priority", "sitemap_id")
-    scan = None
     if filters.active:
         urls = _filter_urls(urls, filters.cleaned_data)
-        scan = URL_SEARCH_STRETCH
-    return keyset_page(urls, all_urls, after=_int_param(request, "after"), before=_int_param(request, "before"),
-                       per_page=URLS_PER_PAGE, scan=scan)
+    if order:
+        return _numbered_url_page(request, domain, urls, filters, order)
+    match_count = urls.count() if filters.active and domain.urls_count <= URL_SEARCH_STRETCH else None
+    page = keyset_page(urls, all_urls, after=_int_param(request, "after"), before=_int_param(request, "before"),
+                       per_page=URLS_PER_PAGE, scan=URL_SEARCH_STRETCH if filters.active else None)
+    return page, match_count
+
+
+def _numbered_url_page(request, domain, urls, filters, order):
+    urls = urls.order_by(*URL_ORDERS[order][1])
+    if filters.active:
+        paginator = Paginator(urls, URLS_PER_PAGE)
+    else:
+        paginator = CountedPaginator(urls, URLS_PER_PAGE, domain.urls_count)
+    numbered = paginator.get_page(request.GET.get("page"))
+    numbered.rows = list(numbered.object_list)
+    numbered.numbered = True
+    return numbered, paginator.count if filters.active else None
 
 
 def _filter_urls(urls, cleaned):
