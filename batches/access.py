@@ -23,11 +23,6 @@ def may_see_all(user):
     return user.has_perm(PERMISSIONS["view"]) or user.has_perm(PERMISSIONS["change"])
 
 
-def batches_visible_to(user):
-    """A user's own batches; every batch for a user with the view (or change) permission."""
-    return Batch.objects.all() if may_see_all(user) else Batch.objects.filter(owner=user)
-
-
 def visible_batch(user, pk):
     """The batch `user` may see, or None; an owner's own batch costs no permission query."""
     batch = Batch.objects.filter(pk=pk).first()
