@@ -10,12 +10,15 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from . import actions
+from .logins import ThrottledAdminAuthenticationForm
 from .models import ApiToken, Batch, Domain, Finding, FindingCode, HostSlot, SitemapFile, Url
 
 CAPPED_COUNT = 100_000
@@ -23,6 +26,7 @@ CAPPED_COUNT = 100_000
 admin.site.site_header = "Sitemap Batch Admin"
 admin.site.site_title = "Sitemap Batch Admin"
 admin.site.index_title = "Inspect every user's batches"
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class CappedCountPaginator(Paginator):
@@ -47,6 +51,13 @@ class BigTableAdmin(admin.ModelAdmin):
     def lookup_allowed(self, lookup, value, request=None):
         return lookup in self.preset_lookups or super().lookup_allowed(lookup, value, request)
 
+    # Crawl results and internal tables are written by the worker alone: staff read them here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False  # rows go with their batch: delete the batch
 
@@ -69,10 +80,16 @@ class BatchAdmin(admin.ModelAdmin):
                        "domains_failed", "domains_cancelled", "sitemaps_count", "urls_count", "rows")
     fields = ("name", "owner", "rows") + readonly_fields[:-1]
     raw_id_fields = ("owner",)
+    readonly_fields = ("owner",) + readonly_fields
     actions = ("retry_failed_domains", "cancel_batches")
 
     class Media:
         css = {"all": ["batches/admin.css"]}
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A batch is made by the service that parses and queues its domains: the New batch page.
+        (A batch added here had no domain and stayed Pending forever.)"""
+        return redirect("batch_new")
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -122,13 +139,13 @@ class BatchAdmin(admin.ModelAdmin):
     def retry_failed_domains(self, request, queryset):
         with transaction.atomic():
             queued = sum(actions.retry_failed(pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{queued} failed domains queued again.", messages.SUCCESS)
+        self.message_user(request, f"{queued} failed domain{pluralize(queued)} queued again.", messages.SUCCESS)
 
     @admin.action(description="Cancel the selected batches")
     def cancel_batches(self, request, queryset):
         with transaction.atomic():
             cancelled = sum(bool(actions.cancel_batch(pk)) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{cancelled} batches cancelled.", messages.SUCCESS)
+        self.message_user(request, f"{cancelled} batch{pluralize(cancelled, 'es')} cancelled.", messages.SUCCESS)
 
 
 class StuckFilter(admin.SimpleListFilter):
@@ -277,5 +294,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(HostSlot)
 class HostSlotAdmin(admin.ModelAdmin):
+    """The politeness gate's bookkeeping: shown for diagnosis, never edited by hand."""
+
     list_display = ("host", "next_request_at", "in_flight", "updated_at")
     search_fields = ("host",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,12 +1,12 @@
-import csv
 import io
 
 from django import forms
 from django.conf import settings
 
-from .entries import ParsedEntries
+from .entries import CsvFirstColumn, ParsedEntries
+from .uploads import MAX_UPLOAD_BYTES
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+TOO_LARGE = "The file is larger than 10 MB; use the import_domains command."
 UPLOAD_SUFFIXES = (".txt", ".csv")
 
 
@@ -24,10 +24,13 @@ class NewBatchForm(forms.Form):
     file = forms.FileField(required=False, help_text=".txt (one a line) or .csv (first column), up to 10 MB.",
                            widget=forms.ClearableFileInput(attrs={"accept": ".txt,.csv,text/plain,text/csv"}))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, file_too_large=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.file_too_large = file_too_large  # the upload handler stopped reading it (uploads.py)
         self.parsed = None
-        self.invalid_lines = []  # (where, InvalidLine): "Line 3" for pasted text, "File line 3" for the upload
+        # (where, InvalidLine), the first INVALID_KEPT: "Line 3" for pasted text, "File line 3" for the upload
+        self.invalid_lines = []
+        self.csv_header = None  # (line number, text) of a CSV upload's header row
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
@@ -36,17 +39,26 @@ class NewBatchForm(forms.Form):
         if not upload.name.lower().endswith(UPLOAD_SUFFIXES):
             raise forms.ValidationError("Upload a .txt or .csv file.")
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 10 MB; use the import_domains command.")
+            raise forms.ValidationError(TOO_LARGE)
         return upload
 
     def clean(self):
         cleaned = super().clean()
+        if self.file_too_large:
+            self.add_error("file", TOO_LARGE)
         if self.errors:
             return cleaned
         self.parsed = ParsedEntries()
-        self._add_lines("Line", (cleaned.get("domains") or "").splitlines())
+        self.lines_left = settings.SITEMAPS_WEB_MAX_LINES
+        # Read line by line rather than splitlines(): a 10 MB paste never becomes a million strings at once.
+        self._add_lines("Line", io.StringIO(cleaned.get("domains") or "", newline=None))
         if cleaned.get("file"):
-            self._add_lines("File line", _upload_lines(cleaned["file"]))
+            self._add_lines("File line", self._upload_lines(cleaned["file"]))
+        if self.lines_left < 0:
+            raise forms.ValidationError(
+                f"The list has more than {settings.SITEMAPS_WEB_MAX_LINES:,} lines, more than a web submission "
+                "may hold; split it or use the import_domains command."
+            )
         if not self.parsed.entries:
             raise forms.ValidationError("No valid domain or URL: paste at least one, or upload a file.")
         limit = settings.SITEMAPS_WEB_MAX_DOMAINS
@@ -58,17 +70,24 @@ class NewBatchForm(forms.Form):
         return cleaned
 
     def _add_lines(self, where, lines):
+        """Parse `lines` until SITEMAPS_WEB_MAX_LINES have been read (the work one request may do)."""
         known_invalid = len(self.parsed.invalid)
         for number, line in enumerate(lines, start=1):
+            self.lines_left -= 1
+            if self.lines_left < 0:
+                break
             self.parsed.add_line(number, line)
         self.invalid_lines += [(where, invalid) for invalid in self.parsed.invalid[known_invalid:]]
 
-
-def _upload_lines(upload):
-    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="replace")
-    if upload.name.lower().endswith(".csv"):
-        return [row[0] if row else "" for row in csv.reader(text)]
-    return text.read().splitlines()
+    def _upload_lines(self, upload):
+        text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="replace")
+        if not upload.name.lower().endswith(".csv"):
+            yield from text
+            return
+        column = CsvFirstColumn()
+        for number, line in enumerate(text, start=1):
+            yield column.cell(number, line)
+        self.csv_header = column.header
 
 
 class UrlFilterForm(forms.Form):

@@ -20,4 +20,10 @@ urlpatterns = [
     path("api/batches/<int:pk>/", api.batch, name="api_batch"),
     re_path(r"^api/batches/(?P<pk>\d+)/(?P<what>urls|domains|findings)\.(?P<fmt>csv|jsonl)$", api.batch_export,
             name="api_batch_export"),
+    re_path(r"^api/batches/(?P<pk>\d+)/(?P<action>cancel|retry|rerun)/$", api.batch_action, name="api_batch_action"),
+    # Without the slash too: a redirect would lose a POST's body.
+    path("api/batches", api.batches),
+    path("api/batches/<int:pk>", api.batch),
+    re_path(r"^api/batches/(?P<pk>\d+)/(?P<action>cancel|retry|rerun)$", api.batch_action),
+    re_path(r"^api/", api.not_found),
 ]

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from sitemapadmin import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -26,8 +28,10 @@ def env_float(name, default):
 
 
 DEBUG = env_bool("DEBUG", False)
-# The development default is only for `make run` on a laptop; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+# Production sets SECRET_KEY; `make run`/`make demo` keep a random one in SECRET_KEY_FILE; web and
+# qcluster refuse the development fallback unless DEBUG=1 (sitemapadmin/secret_key.py).
+SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE") or str(BASE_DIR / ".secret_key")
+SECRET_KEY, SECRET_KEY_SOURCE = secret_key.load(os.environ, SECRET_KEY_FILE)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -39,12 +43,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "django_q",
+    # Before django_q: its `qcluster` command is ours (batches/management/commands/qcluster.py).
     "batches",
+    "django_q",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "sitemapadmin.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,6 +59,26 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- HTTPS deployments --------------------------------------------------------
+# HTTPS=1 behind TLS turns on secure cookies, the redirect to https and HSTS; each can be set
+# on its own. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto
+# says which request header carries "https". With these set, `manage.py check --deploy` is clean.
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _header = os.environ["SECURE_PROXY_SSL_HEADER"].strip()
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.upper().replace("-", "_"), "https")
+# Our pages load scripts, styles and images from our own origin only (sitemapadmin/middleware.py).
+CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+)
 
 ROOT_URLCONF = "sitemapadmin.urls"
 WSGI_APPLICATION = "sitemapadmin.wsgi.application"
@@ -124,7 +150,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic in `make run`
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# What one web or API request may send: a pasted list or a JSON body up to SITEMAPS_WEB_MAX_BYTES,
+# an uploaded file up to 10 MB (batches/uploads.py stops reading it past that).
+SITEMAPS_WEB_MAX_BYTES = env_int("SITEMAPS_WEB_MAX_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SITEMAPS_WEB_MAX_BYTES + 64 * 1024
 
 LOGGING = {
     "version": 1,
@@ -179,6 +208,8 @@ SITEMAPS_MAX_REDIRECTS = env_int("SITEMAPS_MAX_REDIRECTS", 10)
 SITEMAPS_CONCURRENCY = env_int("SITEMAPS_CONCURRENCY", 4)
 SITEMAPS_RETRIES = env_int("SITEMAPS_RETRIES", 2)
 SITEMAPS_WEB_MAX_DOMAINS = env_int("SITEMAPS_WEB_MAX_DOMAINS", 10_000)
+# Lines (or API list entries) one web request reads at most, valid or not: bounded work per post.
+SITEMAPS_WEB_MAX_LINES = env_int("SITEMAPS_WEB_MAX_LINES", 100_000)
 SITEMAPS_RETRY_BACKOFF = env_float("SITEMAPS_RETRY_BACKOFF", 1.0)
 SITEMAPS_MAX_RETRY_AFTER = env_float("SITEMAPS_MAX_RETRY_AFTER", 30.0)
 SITEMAPS_MAX_HOME_PAGE_BYTES = env_int("SITEMAPS_MAX_HOME_PAGE_BYTES", 512 * 1024)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,9 @@ def start_cluster(extra_env=None, name="sitemapadmin"):
         "SITEMAPS_WORKERS": "2",
         "Q_CLUSTER_NAME": name,
         "PYTHONUNBUFFERED": "1",
+        # The key the tests sign tasks with; given explicitly, as qcluster refuses to fall back
+        # on the development key (sitemapadmin/secret_key.py).
+        "SECRET_KEY": settings.SECRET_KEY,
     })
     env.update(extra_env or {})
     log = open(ROOT / f".qcluster-{os.getpid()}-{time.monotonic_ns()}.log", "w+")

@@ -151,3 +151,44 @@ def test_the_stuck_filter_lists_running_domains_whose_heartbeat_stopped(admin_cl
     assert "Stuck for more than 10 minutes" in page
     assert result_rows(page) == 1
     assert stuck.host in page and fresh.host not in page.split('id="result_list"')[1]
+
+
+# --- Staff cannot make broken data (issue 14, item 6) ---------------------------------------
+
+def test_add_batch_leads_to_the_new_batch_page_and_creates_nothing(admin_client):
+    response = admin_client.get(reverse("admin:batches_batch_add"))
+    assert (response.status_code, response["Location"]) == (302, reverse("batch_new"))
+    admin_client.post(reverse("admin:batches_batch_add"), {"name": "empty", "owner": 1})
+    assert Batch.objects.count() == 0
+
+
+def test_a_batch_change_keeps_status_counters_and_owner(admin_client, batch, other_user):
+    admin_client.post(reverse("admin:batches_batch_change", args=[batch.pk]), {
+        "name": "Renamed", "owner": other_user.pk, "status": "pending", "domains_total": 99, "urls_count": 0})
+    batch.refresh_from_db()
+    assert (batch.name, batch.owner.username, batch.status, batch.domains_total, batch.urls_count) == (
+        "Renamed", "owner", BatchStatus.COMPLETED, 3, 8)
+
+
+@pytest.mark.parametrize("model", ["domain", "sitemapfile", "url", "hostslot"])
+def test_crawl_rows_and_internal_tables_offer_no_add_form(admin_client, model):
+    add = reverse(f"admin:batches_{model}_add")
+    assert admin_client.get(add).status_code == 403
+    assert f'href="{add}"' not in admin_client.get(changelist(model)).content.decode()
+
+
+def test_a_domain_opens_read_only_and_a_post_changes_nothing(admin_client, batch):
+    domain = batch.domains.get(position=1)
+    url = reverse("admin:batches_domain_change", args=[domain.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="status"' not in page and 'name="urls_count"' not in page and 'name="batch"' not in page
+    assert admin_client.post(url, {"status": "queued", "urls_count": 0, "batch": batch.pk}).status_code == 403
+    domain.refresh_from_db()
+    assert (domain.status, domain.urls_count) == (DomainStatus.DONE, 4)
+
+
+def test_action_messages_count_in_the_singular_for_one(admin_client, batch, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(changelist("batch"), {"action": "retry_failed_domains",
+                                                           "_selected_action": [batch.pk]}, follow=True)
+    assert "1 failed domain queued again." in response.content.decode()

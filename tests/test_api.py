@@ -69,7 +69,7 @@ def test_no_valid_domain_is_400_with_every_reason(api):
         {"index": 0, "entry": "not a domain", "reason": "contains white space"},
         {"index": 1, "entry": "ftp://x.example.com", "reason": "unsupported scheme 'ftp' (only http and https)"},
         {"index": 2, "entry": 42, "reason": "not a string"},
-    ]}
+    ], "invalid_count": 3}
     assert Batch.objects.count() == 0
 
 
@@ -154,9 +154,10 @@ def test_the_list_shows_only_the_token_owners_batches(api, owner, other_user):
 
 def test_wrong_methods_are_405(api, owner):
     batch = make_batch(owner)
-    response = api.delete(reverse("api_batch", args=[batch.pk]))
-    assert (response.status_code, response["Allow"]) == (405, "GET")
+    response = api.put(reverse("api_batch", args=[batch.pk]))
+    assert (response.status_code, response["Allow"]) == (405, "GET, DELETE")
     assert api.put(reverse("api_batches")).status_code == 405
+    assert api.get(reverse("api_batch_action", args=[batch.pk, "cancel"])).status_code == 405
     assert Batch.objects.filter(pk=batch.pk, status=BatchStatus.COMPLETED).exists()
 
 

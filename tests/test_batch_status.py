@@ -76,3 +76,16 @@ def test_the_command_exits_non_zero_for_an_unknown_id(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "no batch with id 424242" in done.stderr
+
+
+def test_wait_returns_at_once_for_a_batch_with_no_domain(owner):
+    empty = Batch.objects.create(owner=owner, name="empty")  # as the admin's old "Add batch" made them
+    finished = threading.Event()
+
+    def wait():
+        status(str(empty.pk), "--wait")
+        finished.set()
+        connection.close()
+
+    threading.Thread(target=wait, daemon=True).start()
+    assert finished.wait(10)

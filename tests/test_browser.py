@@ -214,7 +214,7 @@ def test_a_person_pastes_domains_watches_them_finish_and_takes_the_urls(
     shoot("batch-failed-only")
     browser.find_element(By.CSS_SELECTOR, ".tabs a:first-child").click()
 
-    browser.find_element(By.LINK_TEXT, a.origin).click()
+    browser.find_element(By.LINK_TEXT, a.host).click()
     wait_for(browser, lambda: browser.find_elements(By.ID, "url-table"))
     tree = [row.text.split()[0] for row in browser.find_elements(By.CSS_SELECTOR, "#sitemap-tree tbody tr")]
     # The index's children are fetched concurrently, so either may be stored first.
@@ -381,3 +381,49 @@ def test_without_javascript_the_batch_page_refreshes_itself_until_done(tmp_path,
         browser.save_screenshot(str(screenshots / "99-batch-finished-without-javascript.png"))
     finally:
         browser.quit()
+
+
+def test_a_person_reads_a_domains_urls_sorted_searched_and_paged(browser, live_server, owner, shoot):
+    """Issue 14, item 12: sitemap order, sort by a column, match count, last page, Unicode host, 404 page."""
+    from selenium.webdriver.common.by import By
+
+    from batches.models import Url
+    from tests.factories import make_batch
+
+    batch = make_batch(owner, name="Blog", domains=1, urls_per_domain=120)
+    batch.domains.update(host="xn--bcher-kva.de", origin="https://xn--bcher-kva.de")
+    domain = batch.domains.get()
+    for url in Url.objects.filter(domain=domain):
+        url.loc = url.loc.replace("/post/", "/blog/").replace("site1.example.com", "xn--bcher-kva.de")
+        url.save()
+    log_in(browser, live_server, shoot, "owner", "owner-pass-123")
+    browser.get(live_server.url + reverse("domain_detail", args=[batch.pk, domain.pk]))
+
+    def first_locs(count=4):
+        cells = browser.find_elements(By.CSS_SELECTOR, "#url-table tbody td.url a")
+        return [cell.text.rsplit("/", 1)[1] for cell in cells[:count]]
+
+    assert text_of(browser, "#unicode-host") == "bücher.de"
+    assert first_locs() == ["0", "1", "2", "3"]  # the sitemap's own order
+    shoot("domain-urls-sitemap-order")
+    browser.find_element(By.LINK_TEXT, "URL").click()
+    wait_for(browser, lambda: "order=loc" in browser.current_url)
+    assert first_locs() == ["0", "1", "10", "100"] and "Page 1 of 2" in text_of(browser, "nav.pager")
+    browser.find_element(By.LINK_TEXT, "URL ▲").click()
+    wait_for(browser, lambda: "order=-loc" in browser.current_url)
+    assert first_locs(2) == ["99", "98"]
+    browser.find_element(By.LINK_TEXT, "Last »").click()
+    wait_for(browser, lambda: "page=2" in browser.current_url)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#url-table tbody tr")) == 20
+    shoot("domain-urls-sorted-last-page")
+
+    browser.find_element(By.ID, "id_q").send_keys("blog/1")
+    browser.find_element(By.CSS_SELECTOR, "#url-filters button[type=submit]").click()
+    wait_for(browser, lambda: "q=blog" in browser.current_url)
+    assert text_of(browser, "#match-count") == "31 matches"  # 1, 10-19, 100-119
+    shoot("domain-urls-search")
+
+    browser.get(live_server.url + "/batches/999999/")
+    assert text_of(browser, "#not-found h1") == "Not found"
+    assert browser.find_element(By.LINK_TEXT, "Your batches")
+    shoot("not-found")

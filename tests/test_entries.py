@@ -1,4 +1,4 @@
-from batches.entries import parse_text
+from batches.entries import CsvFirstColumn, parse_text
 
 
 def hosts(parsed):
@@ -64,3 +64,30 @@ def test_it_keeps_ip_literals_for_the_worker_guard_to_judge():
 
 def test_a_byte_order_mark_on_the_first_line_is_not_part_of_the_host():
     assert hosts(parse_text("\ufeffexample.com\n")) == [("", "example.com")]
+
+
+def test_each_broken_host_name_rule_is_named():
+    long_label = "a" * 64
+    parsed = parse_text(f"a..b.com\n{long_label}.example.com\n{'a.' * 130}com\n")
+    assert [line.reason for line in parsed.invalid] == [
+        "not a valid host name (empty label: two dots in a row)",
+        "not a valid host name (label of 64 characters; at most 63)",
+        "not a valid host name (longer than 253 characters)",
+    ]
+
+
+def test_a_bare_ipv6_address_is_an_address_not_an_invalid_port():
+    assert hosts(parse_text("::1\n2001:db8::1\n")) == [("", "[::1]"), ("", "[2001:db8::1]")]
+
+
+def test_it_keeps_the_first_hundred_invalid_lines_and_counts_them_all():
+    parsed = parse_text("bad!\n" * 250)
+    assert (len(parsed.invalid), parsed.invalid_count, parsed.invalid[-1].line_number) == (100, 250, 100)
+
+
+def test_a_csv_first_column_skips_a_header_row_and_survives_a_huge_field():
+    column = CsvFirstColumn()
+    cells = [column.cell(n, line) for n, line in enumerate(
+        ["\n", "Domain,notes\n", '"a.example.com","x, y"\n', "x" * 200_000 + ",z\n", "domain\n"], start=1)]
+    assert cells[:3] == ["", "", "a.example.com"] and len(cells[3]) > 2048 and cells[4] == "domain"
+    assert column.header == (2, "Domain")

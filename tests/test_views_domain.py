@@ -150,7 +150,8 @@ def test_the_domain_page_runs_a_fixed_number_of_queries(owner_client, owner, dja
         # session, user, batch, domain, sitemap files, findings, page of URLs
         with django_assert_num_queries(7):
             owner_client.get(domain_url(domain))
-        # a filtered page also finds where its stretch of ids ends
+        # a filtered page also finds where its stretch of ids ends, and counts its matches
+        # (domains of at most URL_SEARCH_STRETCH URLs)
         with django_assert_num_queries(8):
             owner_client.get(domain_url(domain), {"q": "post", "lastmod_from": "2024-01-01"})
 
@@ -178,3 +179,64 @@ def test_the_chart_says_when_no_url_has_a_date(owner_client, batch):
     failed = batch.domains.get(position=2)
     svg = owner_client.get(reverse("domain_chart", args=[batch.pk, failed.pk])).content.decode()
     assert "No URL stored yet" in svg and "<rect" not in svg
+
+
+# --- Reading URLs (issue 14, item 12) -------------------------------------------------------
+
+@pytest.fixture
+def blog(owner):
+    """One domain whose sitemap lists blog/0 .. blog/11 in that order, lastmod rising with the number."""
+    batch = make_batch(owner, name="Blog", domains=1, urls_per_domain=12)
+    domain = batch.domains.get()
+    for url in Url.objects.filter(domain=domain):
+        url.loc = url.loc.replace("/post/", "/blog/")
+        url.save()
+    return domain
+
+
+def test_urls_come_in_sitemap_order_not_as_text(owner_client, blog):
+    locs = shown_locs(get_page(owner_client, blog))
+    assert [loc.rsplit("/", 1)[1] for loc in locs] == [str(n) for n in range(12)]
+
+
+def test_urls_sort_by_column_on_numbered_pages(owner_client, blog, monkeypatch):
+    monkeypatch.setattr("batches.views.URLS_PER_PAGE", 5)
+    by_text = get_page(owner_client, blog, order="loc")
+    assert [loc.rsplit("/", 1)[1] for loc in shown_locs(by_text)] == ["0", "1", "10", "11", "2"]
+    assert "Page 1 of 3" in by_text and "?order=loc&amp;page=3#urls" in by_text and "URL ▲" in by_text
+    last = get_page(owner_client, blog, order="loc", page=3)
+    assert [loc.rsplit("/", 1)[1] for loc in shown_locs(last)] == ["8", "9"]
+    newest = get_page(owner_client, blog, order="-lastmod")
+    assert [loc.rsplit("/", 1)[1] for loc in shown_locs(newest)] == ["11", "10", "9", "8", "7"]
+    assert "Last modified ▼" in newest
+
+
+def test_a_search_shows_how_many_urls_match(owner_client, blog):
+    page = get_page(owner_client, blog, q="blog/1")
+    assert '<span class="muted small-print" id="match-count">3 matches</span>' in page
+    assert len(shown_locs(page)) == 3
+
+
+def test_sitemap_order_offers_the_last_page(owner_client, owner):
+    batch = make_batch(owner, name="Big", domains=1, urls_per_domain=250)
+    domain = batch.domains.get()
+    first = get_page(owner_client, domain)
+    link = re.search(r'<a href="\?before=(\d+)#urls">Last »</a>', first)
+    last = get_page(owner_client, domain, before=link.group(1))
+    assert shown_locs(last)[0].endswith("/post/150") and len(shown_locs(last)) == 100
+
+
+def test_an_international_host_is_shown_in_unicode_beside_its_punycode(owner_client, owner):
+    batch = make_batch(owner, domains=1, urls_per_domain=1)
+    batch.domains.update(host="xn--bcher-kva.de", origin="https://xn--bcher-kva.de")
+    domain = batch.domains.get()
+    assert '<span class="muted" id="unicode-host">bücher.de</span>' in get_page(owner_client, domain)
+    batch_page = owner_client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
+    assert 'xn--bcher-kva.de</a> <span class="muted small-print">bücher.de</span>' in batch_page
+
+
+def test_a_missing_page_is_a_404_inside_the_site_layout(owner_client):
+    response = owner_client.get("/batches/999999/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert 'class="topbar"' in page and "Your batches" in page and "Log out" in page

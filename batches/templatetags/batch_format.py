@@ -20,3 +20,15 @@ def duration(value):
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@register.filter
+def unicode_host(host):
+    """A punycode host ("xn--bcher-kva.de:8443") as people read it ("bücher.de:8443"); others as they are."""
+    if "xn--" not in (host or ""):
+        return host
+    name, colon, port = host.partition(":")
+    try:
+        return name.encode("ascii").decode("idna") + colon + port
+    except UnicodeError:
+        return host
