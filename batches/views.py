@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from . import actions, charts
+from . import charts, services
 from .export import FORMATS, iter_url_rows
 from .forms import NewBatchForm, TokenForm, UrlFilterForm
 from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy, Url
@@ -157,13 +157,13 @@ def batch_summary(batch):
     }
 
 
-# action: (function in actions.py, message when it did something, message when it did nothing)
+# action: (function in services.py, message when it did something, message when it did nothing)
 BATCH_ACTIONS = {
-    "cancel": (actions.cancel_batch, "Batch cancelled: queued domains will not run.",
+    "cancel": (services.cancel_batch, "Batch cancelled: queued domains will not run.",
                "The batch had already finished."),
-    "retry": (actions.retry_failed, "Failed and cancelled domains queued again: {}.",
+    "retry": (services.retry_failed, "Failed and cancelled domains queued again: {}.",
               "No failed domain to retry, or the batch is still running."),
-    "rerun": (actions.rerun_batch, "Running the batch again ({} domains).", "The batch is still running."),
+    "rerun": (services.rerun_batch, "Running the batch again ({} domains).", "The batch is still running."),
 }
 
 
@@ -187,7 +187,7 @@ def batch_delete(request, pk):
     batch = _get_batch_for_user(request, pk)
     if request.method == "POST":
         with transaction.atomic():
-            actions.delete_batch(batch.pk)
+            services.delete_batch(batch.pk)
         messages.success(request, f"Batch “{batch.name}” deleted.")
         return redirect("batch_list")
     return render(request, "batches/batch_delete.html", {"batch": batch})

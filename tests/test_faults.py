@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections, transaction
 
-from batches import actions
+from batches import services
 from batches.entries import parse_text
 from batches.models import Batch, BatchStatus, Domain, DomainStatus, SitemapFile, Url
 from batches.services import create_batch
@@ -140,7 +140,7 @@ def test_cancelling_mid_run_stops_the_running_domain_and_the_queued_ones(site_fa
     try:
         assert wait_until(partly_stored(running), timeout=60)
         with transaction.atomic():
-            assert actions.cancel_batch(batch.pk)
+            assert services.cancel_batch(batch.pk)
         cancelled_at = time.monotonic()
         done = wait_until(finished(batch), timeout=30)
         took = time.monotonic() - cancelled_at

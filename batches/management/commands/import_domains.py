@@ -8,7 +8,8 @@ from batches import progress
 from batches.entries import InvalidLine, parse_line
 from batches.models import Batch
 from batches.owners import command_user
-from batches.services import create_batch, process_batch_here
+from batches.services import create_batch
+from batches.worker import process_batch_here
 
 
 class Command(BaseCommand):
