@@ -133,17 +133,24 @@ def process_is_gone(identity):
         return True
     except PermissionError:
         pass  # it exists, under another user
-    return _start_time(pid) != started
+    state, start = _stat(pid)
+    # A zombie is dead (in a container nobody may reap it); another start time is another process.
+    return state == "Z" or start != started
 
 
 def _start_time(pid):
-    # Field 22 of /proc/PID/stat: the start time in clock ticks since boot. The command name
-    # (field 2) may contain spaces, so count from the closing parenthesis.
+    return _stat(pid)[1]
+
+
+def _stat(pid):
+    """(state, start time in clock ticks since boot) from /proc/PID/stat, ("", "0") without /proc.
+    The command name (field 2) may contain spaces, so fields are counted from its ")"."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
     except (OSError, IndexError):
-        return "0"
+        return "", "0"
 
 
 SCHEDULE_NAME = "batches: reap stale domains"

@@ -33,7 +33,7 @@ from .store import insert_urls
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
-STOP_GRACE = 5.0  # a stopping worker lets its crawls finish this long, then hands the rest back
+STOP_GRACE = 5.0  # a stopping worker's crawls get this long to stop before it hands them back anyway
 QUEUED_EVENTS = 64  # events waiting for the writer, per process (each at most one UrlChunk)
 
 
@@ -205,6 +205,8 @@ class Heartbeat:
                         reap_if_due()
                 except DatabaseError:
                     connection.close()  # unreachable for now: the next beat tries again
+                except Exception:
+                    log.exception("heartbeat failed; beating on")
         finally:
             connection.close()
 
@@ -347,7 +349,7 @@ class Crawler:
         self.events = queue.Queue(QUEUED_EVENTS)
         self.config = crawl_config()  # one gate for the process's crawls; never closed
         self.identity = this_process()
-        self.next_cancel_check = 0.0
+        self.exiting = False
         self.heartbeat = Heartbeat(_Domains(self), on_beat=self._check_cancelled)
         self.heartbeat.__enter__()
         # Not a daemon: the process waits for it at exit, and it hands the unfinished runs back.
@@ -375,13 +377,13 @@ class Crawler:
         domain = with_db_retry(Domain.objects.claim, domain_id, self.identity)
         if domain is None:
             return False
-        try:
-            with_db_retry(forget_previous_run, domain)
-        except Exception:
-            log.exception("domain %s: could not clear an earlier run", domain_id)
         run = Run(domain, self.config)
         with self.lock:
-            self.runs[domain.pk] = run
+            self.runs[domain.pk] = run  # from now on the heartbeat covers it
+        try:
+            with_db_retry(forget_previous_run, domain)  # may take a while: many rows to delete
+        except Exception:
+            log.exception("domain %s: could not clear an earlier run", domain_id)
         threading.Thread(target=self._crawl, args=(run,), name=f"crawl-{domain.pk}", daemon=True).start()
         return True
 
@@ -415,7 +417,10 @@ class Crawler:
             elif event is not None:
                 self._write(run, event)
             if stopping_since is None and not threading.main_thread().is_alive():
-                stopping_since = time.monotonic()  # the worker stopped taking tasks
+                # The worker took its last task (the cluster stops, or django-q2 recycles the
+                # process): its crawls can start no more requests, so they go back to the queue.
+                stopping_since = time.monotonic()
+                self.exiting = True
             if stopping_since is not None and self._stopping(stopping_since):
                 break
         connection.close()
@@ -434,7 +439,7 @@ class Crawler:
         try:
             if run.stop_reason == "cancelled":
                 with_db_retry(writer.finish, DomainStatus.CANCELLED)
-            elif run.stop_reason == "stopping":
+            elif run.stop_reason == "stopping" or self.exiting:
                 with_db_retry(writer.hand_back)
             elif run.error:
                 with_db_retry(writer.finish, DomainStatus.FAILED, run.error)
@@ -450,17 +455,15 @@ class Crawler:
             self.slots.release()
 
     def _stopping(self, since):
-        """True once every run has ended; asks them to stop after STOP_GRACE, and hands back
-        directly what has not stopped STOP_GRACE later (its crawl is stuck on the network)."""
-        waited = time.monotonic() - since
+        """True once every run has ended; asks them to stop, and hands back directly what has
+        not stopped after STOP_GRACE (its crawl waits on the network)."""
         with self.lock:
             runs = list(self.runs.values())
         if not runs:
             return True
-        if waited > STOP_GRACE:
-            for run in runs:
-                run.stop("stopping")
-        if waited > 2 * STOP_GRACE:
+        for run in runs:
+            run.stop("stopping")
+        if time.monotonic() - since > STOP_GRACE:
             for run in runs:
                 with_db_retry(run.writer.hand_back)
             return True

@@ -113,7 +113,8 @@ def test_a_cluster_killed_mid_domain_loses_nothing_once_another_starts(site_fact
     assert all(attempts[host] == 2 for host in killed), attempts
 
 
-def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory, owner):
+def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory, owner, settings):
+    settings.SITEMAPS_DOMAINS_PER_TASK = 1  # sixteen messages, so that both clusters get some
     sites = [quick_site(site_factory) for _ in range(16)]
     for site in sites:
         site.latency = 0.1
@@ -129,14 +130,15 @@ def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory
     assert set(Domain.objects.filter(batch=batch).values_list("attempts", flat=True)) == {1}
     # Fetched once each: no domain was crawled by both clusters.
     assert all(site.hits["/robots.txt"] == 1 and site.hits["/sitemap.xml"] == 1 for site in sites)
-    assert all("Processed 'batches.tasks.process_domain'" in output for output in outputs), "one cluster idled"
+    assert all("Processed 'batches.tasks.crawl_domains'" in output for output in outputs), "one cluster idled"
 
 
 def test_cancelling_mid_run_stops_the_running_domain_and_the_queued_ones(site_factory, owner):
     running = slow_site(site_factory, pause=1.0)
     queued = [quick_site(site_factory) for _ in range(4)]
     batch = new_batch(owner, [running, *queued])
-    cluster = start_cluster({"SITEMAPS_WORKERS": "1", **FAST_RECOVERY})
+    # One domain at a time, so that the quick ones are still queued when the batch is cancelled.
+    cluster = start_cluster({"SITEMAPS_WORKERS": "1", "SITEMAPS_DOMAINS_PER_WORKER": "1", **FAST_RECOVERY})
     try:
         assert wait_until(partly_stored(running), timeout=60)
         with transaction.atomic():
