@@ -216,3 +216,29 @@ def test_postgresql_stopping_for_a_few_seconds_mid_batch_loses_nothing(site_fact
     assert done, output[-3000:]
 
     assert_exact(batch, sites)
+
+
+def test_a_cluster_killed_and_started_again_resumes_its_domains_within_30_seconds(site_factory, owner):
+    # Default recovery settings: the restarted cluster must not wait for the heartbeat to go stale.
+    sites = [slow_site(site_factory, pause=1.0) for _ in range(2)]
+    batch = new_batch(owner, sites)
+    first = start_cluster()
+    try:
+        assert wait_until(lambda: all(partly_stored(site)() for site in sites), timeout=60)
+    finally:
+        kill_cluster(first)
+    killed_at = time.monotonic()
+    time.sleep(2)
+
+    second = start_cluster()
+    try:
+        resumed = wait_until(lambda: Domain.objects.filter(batch=batch, attempts=2).count() == 2, timeout=40)
+        resumed_after = time.monotonic() - killed_at
+        done = wait_until(finished(batch), timeout=120)
+    finally:
+        output = stop_cluster(second)
+    assert resumed and resumed_after < 30, (resumed_after, output[-3000:])
+    assert done, output[-3000:]
+
+    assert_exact(batch, sites)
+    assert set(Domain.objects.filter(batch=batch).values_list("attempts", flat=True)) == {2}
