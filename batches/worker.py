@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import BATCH_RUNNABLE, Batch, Domain, DomainStatus, SitemapFile, Url
-from .politeness import host_gate
+from .politeness import DomainGate, host_gate
 from .queue import enqueue_domains, feed_batch
 from .reaper import reap_if_due, this_process
 from .retention import delete_in_chunks
@@ -66,6 +66,13 @@ def crawl_config():
     )
 
 
+def domain_config(config, domain):
+    """The crawl's config for one domain: its own host paced by a DomainGate (politeness.py)."""
+    if config.host_gate is None:
+        return config
+    return replace(config, host_gate=DomainGate(config.host_gate, {domain.host, f"www.{domain.host}"}))
+
+
 def with_db_retry(function, *args):
     """Call `function`, retrying while the database is unreachable (restart, failover).
 
@@ -95,7 +102,8 @@ def process_domain(domain_id, feed=True):
     if domain is None:
         return "not claimed"
     writer = DomainWriter(domain)
-    config = crawl_config()
+    shared = crawl_config()
+    config = domain_config(shared, domain)
     with Heartbeat([domain]):
         try:
             with_db_retry(forget_previous_run, domain)
@@ -106,6 +114,7 @@ def process_domain(domain_id, feed=True):
         finally:
             if config.host_gate:
                 config.host_gate.close()
+                shared.host_gate.close()
     if feed:
         with_db_retry(feed_batch, domain.batch_id)
     return writer.status
@@ -377,7 +386,7 @@ class Crawler:
         domain = with_db_retry(Domain.objects.claim, domain_id, self.identity)
         if domain is None:
             return False
-        run = Run(domain, self.config)
+        run = Run(domain, domain_config(self.config, domain))
         with self.lock:
             self.runs[domain.pk] = run  # from now on the heartbeat covers it
         try:
@@ -450,6 +459,8 @@ class Crawler:
         except Exception:
             log.exception("domain %s: could not record its end", run.domain.pk)
         finally:
+            if run.config.host_gate:
+                run.config.host_gate.close()  # its held hosts go back to the shared store
             with self.lock:
                 self.runs.pop(run.domain.pk, None)
             self.slots.release()
