@@ -45,6 +45,11 @@ def host_gate():
     return _gate
 
 
+def hold_lease():
+    """A crawl's hold on its host lasts as long as a claim without heartbeat (see DomainGate)."""
+    return settings.SITEMAPS_STALE_AFTER
+
+
 def lease_seconds():
     """No request outlives this, so a slot held longer belongs to a worker that died."""
     return settings.SITEMAPS_CONNECT_TIMEOUT + settings.SITEMAPS_REQUEST_DEADLINE + 10
@@ -85,12 +90,14 @@ class HostGate:
         self._reset()
 
     def hold(self, host):
-        """Take every slot of `host` for one crawl (until `release`, or the lease runs out
-        without `extend`); False when someone uses it, or the store cannot hold hosts."""
+        """Take every slot of `host` for one crawl (until `release`, or until HOLD_LEASE passes
+        without `extend`: a killed worker's hold frees itself soon); False when someone uses it."""
         return bool(self._safely(self._hold, host))
 
-    def extend(self, host):
-        self._safely(self._extend, host)
+    def extend(self, hosts):
+        """Renew the holds on `hosts` (the heartbeat does, for every crawl of the process)."""
+        if hosts:
+            self._safely(self._extend, list(hosts))
 
     def release(self, host):
         self._safely(self._release_hold, host)
@@ -163,15 +170,15 @@ class DatabaseHostGate(HostGate):
         held, _ = self._execute(
             f"UPDATE {self.table} SET in_flight = %s, lease_until = %s, updated_at = %s "
             "WHERE host = %s AND (in_flight = 0 OR lease_until < %s)",
-            [self.concurrency, self._value(now + timedelta(seconds=self.lease)), self._value(now), host,
+            [self.concurrency, self._value(now + timedelta(seconds=hold_lease())), self._value(now), host,
              self._value(now)],
         )
         return held == 1
 
-    def _extend(self, host):
-        until = timezone.now() + timedelta(seconds=self.lease)
-        self._execute(f"UPDATE {self.table} SET lease_until = %s WHERE host = %s AND lease_until < %s",
-                      [self._value(until), host, self._value(until)])
+    def _extend(self, hosts):
+        until = timezone.now() + timedelta(seconds=hold_lease())
+        self._execute(f"UPDATE {self.table} SET lease_until = %s WHERE host IN ({', '.join(['%s'] * len(hosts))}) "
+                      "AND lease_until < %s", [self._value(until), *hosts, self._value(until)])
 
     def _release_hold(self, host):
         self._execute(f"UPDATE {self.table} SET in_flight = CASE WHEN in_flight > %s THEN in_flight - %s ELSE 0 END "
@@ -265,15 +272,16 @@ class RedisHostGate(HostGate):
     def _hold(self, host):
         token = uuid.uuid4().hex
         if not int(self.hold_script(keys=self._keys(host)[:1],
-                                    args=[token, self.concurrency, int(self.lease * 1000), "hold"])):
+                                    args=[token, self.concurrency, int(hold_lease() * 1000), "hold"])):
             return False
         self.holds[host] = token
         return True
 
-    def _extend(self, host):
-        if host in self.holds:
-            self.hold_script(keys=self._keys(host)[:1],
-                             args=[self.holds[host], self.concurrency, int(self.lease * 1000), "extend"])
+    def _extend(self, hosts):
+        for host in hosts:
+            if host in self.holds:
+                self.hold_script(keys=self._keys(host)[:1],
+                                 args=[self.holds[host], self.concurrency, int(hold_lease() * 1000), "extend"])
 
     def _release_hold(self, host):
         token = self.holds.pop(host, None)
@@ -303,13 +311,16 @@ class DomainGate:
         with local.slot():
             yield
         if local.extend_due():
-            self.shared.extend(host)
+            self.shared.extend([host])
 
     def back_off(self, host, seconds):
         local = self.local.get(host)
         if local is not None:
             local.back_off(seconds)
         self.shared.back_off(host, seconds)
+
+    def held(self):
+        return list(self.local)
 
     def close(self):
         """Give the held hosts back to the shared store."""
@@ -325,7 +336,7 @@ class DomainGate:
             if host in self.local or host in self.refused:
                 return self.local.get(host)
             if self.shared.hold(host):
-                self.local[host] = _LocalSlot(self.shared.concurrency, self.shared.delay, self.shared.lease)
+                self.local[host] = _LocalSlot(self.shared.concurrency, self.shared.delay, hold_lease())
             else:
                 self.refused.add(host)
             return self.local.get(host)

@@ -182,9 +182,10 @@ class Heartbeat:
     so a long request is not mistaken for a dead worker, and gives the reaper its chance.
     `domains` is a live collection: a Crawler adds and removes its runs' domains."""
 
-    def __init__(self, domains, on_beat=None):
+    def __init__(self, domains, on_beat=None, on_heartbeat=None):
         self.domains = domains
-        self.on_beat = on_beat
+        self.on_beat = on_beat  # every CANCEL_CHECK_SECONDS
+        self.on_heartbeat = on_heartbeat  # with every heartbeat
         self.identity = this_process()
         self.stopping = threading.Event()
         self.thread = None
@@ -211,6 +212,8 @@ class Heartbeat:
                     if time.monotonic() >= next_beat:
                         next_beat = time.monotonic() + settings.SITEMAPS_HEARTBEAT
                         self.beat()
+                        if self.on_heartbeat:
+                            self.on_heartbeat()
                         reap_if_due()
                 except DatabaseError:
                     connection.close()  # unreachable for now: the next beat tries again
@@ -359,7 +362,7 @@ class Crawler:
         self.config = crawl_config()  # one gate for the process's crawls; never closed
         self.identity = this_process()
         self.exiting = False
-        self.heartbeat = Heartbeat(_Domains(self), on_beat=self._check_cancelled)
+        self.heartbeat = Heartbeat(_Domains(self), on_beat=self._check_cancelled, on_heartbeat=self._extend_holds)
         self.heartbeat.__enter__()
         # Not a daemon: the process waits for it at exit, and it hands the unfinished runs back.
         self.writer = threading.Thread(target=self._write_all, name="domain-writer")
@@ -493,6 +496,14 @@ class Crawler:
         for run in runs:
             if run.domain.batch_id in ended:
                 run.stop("cancelled")
+
+
+    def _extend_holds(self):
+        """Renew the crawls' holds on their own hosts (politeness.DomainGate) in one statement."""
+        with self.lock:
+            gates = [run.config.host_gate for run in self.runs.values() if run.config.host_gate]
+        if gates:
+            self.config.host_gate.extend([host for gate in gates for host in gate.held()])
 
 
 class _Domains:
