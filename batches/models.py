@@ -114,15 +114,19 @@ class DomainQuerySet(models.QuerySet):
             Batch.mark_started(batch[0])
         return self.get(pk=pk)
 
-    def requeue(self, **fields):
+    def requeue(self, lock=True, **fields):
         """Queue these domains again (a retry, a run again, a run whose worker died).
 
         What they counted leaves the batch's counters at once, so a queued domain shows no
-        stale numbers; its rows are removed by the worker that claims it next. Callers hold
-        the batch row (retry, run again) or narrow the query to one run (the reaper).
+        stale numbers; its rows are removed by the worker that claims it next. The rows are
+        locked first (`lock`), so two reapers taking back one run subtract its counts once;
+        Batch.requeue holds the batch row instead, for a whole batch's domains.
         """
         with transaction.atomic():
             movable = self.filter(status__in=DOMAIN_MOVES_FROM[DomainStatus.QUEUED])
+            if lock:
+                ids = list(movable.select_for_update().values_list("pk", flat=True))
+                movable = Domain.objects.filter(pk__in=ids, status__in=DOMAIN_MOVES_FROM[DomainStatus.QUEUED])
             totals = list(movable.values("batch_id", "status").order_by().annotate(
                 domains=Count("pk"), urls=Sum("urls_count"), sitemaps=Sum("sitemaps_count")))
             moved = movable.move_to(
@@ -266,7 +270,7 @@ class Batch(models.Model):
             batch = Batch.objects.select_for_update().get(pk=self.pk)
             if not batch.is_finished:
                 return 0
-            requeued = domains.requeue(**fields)
+            requeued = domains.requeue(lock=False, **fields)
             if requeued:
                 Batch.objects.filter(pk=self.pk).move_to(BatchStatus.PENDING, finished_at=None, progressed_at=None)
         return requeued
