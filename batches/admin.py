@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import actions
+from . import services
 from .logins import ThrottledAdminAuthenticationForm
 from .models import ApiToken, Batch, Domain, Finding, FindingCode, HostSlot, SitemapFile, Url
 
@@ -95,7 +95,7 @@ class BatchAdmin(admin.ModelAdmin):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return (queryset.distinct() if may_have_duplicates else queryset), False
 
-    # Deleting goes through actions.delete_batch, like the batch page's delete button; the
+    # Deleting goes through services.delete_batch, like the batch page's delete button; the
     # admin's own confirmation page would first load every related row, millions of URLs.
     def get_deleted_objects(self, batches, request):
         summary = [f"{batch} ({batch.domains_total:,} domains, {batch.urls_count:,} URLs)" for batch in batches]
@@ -103,12 +103,12 @@ class BatchAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, batch):
         with transaction.atomic():
-            actions.delete_batch(batch.pk)
+            services.delete_batch(batch.pk)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             for pk in queryset.values_list("pk", flat=True):
-                actions.delete_batch(pk)
+                services.delete_batch(pk)
 
     @admin.display(description="progress")
     def progress_bar(self, batch):
@@ -138,13 +138,13 @@ class BatchAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the failed domains of the selected batches")
     def retry_failed_domains(self, request, queryset):
         with transaction.atomic():
-            queued = sum(actions.retry_failed(pk) for pk in queryset.values_list("pk", flat=True))
+            queued = sum(services.retry_failed(pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{queued} failed domain{pluralize(queued)} queued again.", messages.SUCCESS)
 
     @admin.action(description="Cancel the selected batches")
     def cancel_batches(self, request, queryset):
         with transaction.atomic():
-            cancelled = sum(bool(actions.cancel_batch(pk)) for pk in queryset.values_list("pk", flat=True))
+            cancelled = sum(bool(services.cancel_batch(pk)) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{cancelled} batch{pluralize(cancelled, 'es')} cancelled.", messages.SUCCESS)
 
 

@@ -25,7 +25,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import actions
+from . import services
 from .access import may, token_401, user_from_token, visible_batch
 from .entries import parse_lines
 from .export import FORMATS
@@ -218,15 +218,15 @@ def _delete_batch(request, pk):
     if problem:
         return problem
     with transaction.atomic():
-        actions.delete_batch(found.pk)
+        services.delete_batch(found.pk)
     return HttpResponse(status=204)
 
 
-# action: (function in actions.py, key of its result in the answer, error when it did nothing)
+# action: (function in services.py, key of its result in the answer, error when it did nothing)
 BATCH_ACTIONS = {
-    "cancel": (actions.cancel_batch, "cancelled", "the batch has already finished"),
-    "retry": (actions.retry_failed, "queued", "no failed or cancelled domain to retry, or the batch is still running"),
-    "rerun": (actions.rerun_batch, "queued", "the batch is still running"),
+    "cancel": (services.cancel_batch, "cancelled", "the batch has already finished"),
+    "retry": (services.retry_failed, "queued", "no failed or cancelled domain to retry, or the batch is still running"),
+    "rerun": (services.rerun_batch, "queued", "the batch is still running"),
 }
 
 

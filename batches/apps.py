@@ -8,7 +8,8 @@ class BatchesConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
-        from .reaper import ensure_schedule
+        from .reaper import worker_started
 
-        # Every qcluster worker checks, as it starts, that the reaper is scheduled.
-        post_spawn.connect(ensure_schedule, dispatch_uid="batches.ensure_reaper_schedule")
+        # Every qcluster worker, as it starts, resumes what dead workers of its machine left
+        # running and checks that the reaper is scheduled.
+        post_spawn.connect(worker_started, dispatch_uid="batches.worker_started")

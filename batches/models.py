@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,10 +22,14 @@ class BatchStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
     FAILED = "failed", "Failed"
+    CANCELLING = "cancelling", "Cancelling…"
     CANCELLED = "cancelled", "Cancelled"
 
 
-BATCH_ACTIVE = (BatchStatus.PENDING, BatchStatus.RUNNING)
+# Runnable: its domains may be claimed and fed. Active: not finished yet (a cancelling batch
+# waits for its running domains to stop).
+BATCH_RUNNABLE = (BatchStatus.PENDING, BatchStatus.RUNNING)
+BATCH_ACTIVE = (*BATCH_RUNNABLE, BatchStatus.CANCELLING)
 BATCH_FINAL = (
     BatchStatus.COMPLETED, BatchStatus.COMPLETED_WITH_ERRORS, BatchStatus.FAILED, BatchStatus.CANCELLED,
 )
@@ -45,9 +50,10 @@ DOMAIN_FINAL = (DomainStatus.DONE, DomainStatus.FAILED, DomainStatus.CANCELLED)
 BATCH_MOVES_FROM = {
     BatchStatus.PENDING: BATCH_FINAL,  # retry or run again
     BatchStatus.RUNNING: (BatchStatus.PENDING,),
-    BatchStatus.COMPLETED: BATCH_ACTIVE,
-    BatchStatus.COMPLETED_WITH_ERRORS: BATCH_ACTIVE,
-    BatchStatus.FAILED: BATCH_ACTIVE,
+    BatchStatus.COMPLETED: BATCH_RUNNABLE,
+    BatchStatus.COMPLETED_WITH_ERRORS: BATCH_RUNNABLE,
+    BatchStatus.FAILED: BATCH_RUNNABLE,
+    BatchStatus.CANCELLING: BATCH_RUNNABLE,  # domains still run: they stop at their next chunk
     BatchStatus.CANCELLED: BATCH_ACTIVE,
 }
 DOMAIN_MOVES_FROM = {
@@ -84,6 +90,82 @@ class DomainQuerySet(models.QuerySet):
         """Conditional UPDATE to `status`; returns how many rows were allowed to move."""
         return self.filter(status__in=DOMAIN_MOVES_FROM[status]).update(status=status, **fields)
 
+    def claim(self, pk, worker):
+        """Take the domain for `worker` (a process identity: host, pid, start time), or None.
+
+        A conditional UPDATE is the claim: of two deliveries of the same task (the ORM broker
+        delivers at least once) or two clusters, exactly one sees a row count of 1. A running
+        domain whose heartbeat stopped (its worker was killed) may be claimed again.
+        """
+        batch = Batch.objects.filter(domains__pk=pk).values_list("pk", "status").first()
+        if batch is None or batch[1] not in BATCH_RUNNABLE:
+            return None  # a batch cancelled after this check is noticed at the first chunk
+        now = timezone.now()
+        stale = Q(status=DomainStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.SITEMAPS_STALE_AFTER))
+        # Conditions on the domain row only: PostgreSQL re-checks them on the row a concurrent
+        # claim just wrote, so the loser of a race sees 0 rows.
+        claimed = self.filter(Q(status=DomainStatus.QUEUED) | stale, pk=pk).move_to(
+            DomainStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+            finished_at=None, error="", error_code="", notes="", claimed_by=worker,
+        )
+        if not claimed:
+            return None
+        if batch[1] == BatchStatus.PENDING:
+            Batch.mark_started(batch[0])
+        return self.get(pk=pk)
+
+    def requeue(self, lock=True, **fields):
+        """Queue these domains again (a retry, a run again, a run whose worker died).
+
+        What they counted leaves the batch's counters at once, so a queued domain shows no
+        stale numbers; its rows are removed by the worker that claims it next. The rows are
+        locked first (`lock`), so two reapers taking back one run subtract its counts once;
+        Batch.requeue holds the batch row instead, for a whole batch's domains.
+        """
+        with transaction.atomic():
+            movable = self.filter(status__in=DOMAIN_MOVES_FROM[DomainStatus.QUEUED])
+            if lock:
+                ids = list(movable.select_for_update().values_list("pk", flat=True))
+                movable = Domain.objects.filter(pk__in=ids, status__in=DOMAIN_MOVES_FROM[DomainStatus.QUEUED])
+            totals = list(movable.values("batch_id", "status").order_by().annotate(
+                domains=Count("pk"), urls=Sum("urls_count"), sitemaps=Sum("sitemaps_count")))
+            moved = movable.move_to(
+                DomainStatus.QUEUED, started_at=None, finished_at=None, heartbeat_at=None, claimed_by="",
+                error="", error_code="", notes="", sitemaps_count=0, sitemaps_failed=0, urls_count=0, urls_skipped=0, **fields)
+            for total in totals:
+                changes = {"urls_count": F("urls_count") - total["urls"],
+                           "sitemaps_count": F("sitemaps_count") - total["sitemaps"]}
+                counter = DOMAIN_COUNTERS.get(total["status"])
+                if counter:
+                    changes[counter] = F(counter) - total["domains"]
+                Batch.all_objects.filter(pk=total["batch_id"]).update(**changes)
+        return moved
+
+    def finish(self, status, **fields):
+        """End the run these conditions select (one row) as `status`; returns 1 when it moved.
+
+        The domain's URL and sitemap counters are recounted from its rows, so they are exact
+        even when a commit's outcome was lost to a database outage and a write was repeated;
+        the batch's counters move by the same amounts, and the batch ends with its last domain.
+        """
+        with transaction.atomic():
+            current = self.filter(status=DomainStatus.RUNNING).select_for_update().first()
+            if current is None:
+                return 0
+            urls = Url.objects.filter(domain_id=current.pk).count()
+            sitemaps = SitemapFile.objects.filter(domain_id=current.pk).count()
+            now = timezone.now()
+            Domain.objects.filter(pk=current.pk).move_to(
+                status, urls_count=urls, sitemaps_count=sitemaps, finished_at=now, **fields)
+            counter = DOMAIN_COUNTERS[status]
+            Batch.all_objects.filter(pk=current.batch_id).update(
+                urls_count=F("urls_count") + (urls - current.urls_count),
+                sitemaps_count=F("sitemaps_count") + (sitemaps - current.sitemaps_count),
+                progressed_at=now, **{counter: F(counter) + 1},
+            )
+        Batch.finish_if_complete(current.batch_id)
+        return 1
+
     def stale(self, seconds=None):
         """Running domains whose worker has not sent a heartbeat for `seconds` (default
         SITEMAPS_STALE_AFTER): their worker died or hangs."""
@@ -97,7 +179,7 @@ class DomainQuerySet(models.QuerySet):
         seconds = settings.SITEMAPS_STUCK_AFTER if seconds is None else seconds
         before = timezone.now() - timedelta(seconds=seconds)
         running = Q(status=DomainStatus.RUNNING) & (Q(heartbeat_at__lt=before) | Q(started_at__lt=before))
-        queued = Q(status=DomainStatus.QUEUED, batch__status__in=BATCH_ACTIVE, batch__created_at__lt=before)
+        queued = Q(status=DomainStatus.QUEUED, batch__status__in=BATCH_RUNNABLE, batch__created_at__lt=before)
         return self.filter(running | queued)
 
 
@@ -159,7 +241,7 @@ class Batch(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
     def final_status(self):
-        if self.status == BatchStatus.CANCELLED:
+        if self.status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED):
             return BatchStatus.CANCELLED
         if self.domains_total and self.domains_failed == self.domains_total:
             return BatchStatus.FAILED
@@ -169,11 +251,43 @@ class Batch(models.Model):
 
     @classmethod
     def mark_started(cls, pk):
-        cls.all_objects.filter(pk=pk).move_to(BatchStatus.RUNNING, started_at=timezone.now())
+        # A retry keeps the first start: the duration runs from the first start to the last
+        # finish (Run again clears it, as it starts over).
+        cls.all_objects.filter(pk=pk).move_to(BatchStatus.RUNNING, started_at=Coalesce("started_at", timezone.now()))
+
+    @classmethod
+    def cancel(cls, pk):
+        """Stop a runnable batch: its queued domains are cancelled now, running ones at their next
+        chunk. The batch reads Cancelling until none runs, then Cancelled. Returns whether it moved."""
+        with transaction.atomic():
+            if not cls.objects.filter(pk=pk).move_to(BatchStatus.CANCELLING):
+                return False
+            cancelled = Domain.objects.filter(batch_id=pk, status=DomainStatus.QUEUED).move_to(
+                DomainStatus.CANCELLED, finished_at=timezone.now())
+            cls.all_objects.filter(pk=pk).update(domains_cancelled=F("domains_cancelled") + cancelled)
+        cls.finish_if_complete(pk)
+        return True
+
+    def requeue(self, domains, **fields):
+        """Queue `domains` of this finished batch again; returns how many (0: it is not finished)."""
+        with transaction.atomic():
+            batch = Batch.objects.select_for_update().get(pk=self.pk)
+            if not batch.is_finished:
+                return 0
+            requeued = domains.requeue(lock=False, **fields)
+            if requeued:
+                Batch.objects.filter(pk=self.pk).move_to(BatchStatus.PENDING, finished_at=None, progressed_at=None)
+        return requeued
 
     @classmethod
     def finish_if_complete(cls, pk):
-        """Give the batch its final status once every domain has ended; safe to call repeatedly."""
+        """Give the batch its final status once every domain has ended; safe to call repeatedly.
+
+        Returns the batch once it has ended, else None."""
+        counts = cls.all_objects.filter(pk=pk).values_list(
+            "domains_total", "domains_done", "domains_failed", "domains_cancelled").first()
+        if counts is None or sum(counts[1:]) < counts[0]:
+            return None  # the common case, read without a lock
         with transaction.atomic():
             batch = cls.all_objects.select_for_update().filter(pk=pk).first()
             if batch is None or batch.domains_finished < batch.domains_total:
@@ -231,6 +345,9 @@ class Domain(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # db_default: rows inserted by raw SQL (imports, re-runs) get it too.
+    claimed_by = models.CharField(
+        max_length=300, blank=True, db_default="", help_text="The worker process running it: host, pid and start time.")
     sitemaps_count = models.PositiveIntegerField(default=0)
     sitemaps_failed = models.PositiveIntegerField(default=0)
     urls_count = models.BigIntegerField(default=0)

@@ -5,6 +5,12 @@ most SITEMAPS_HOST_CONCURRENCY requests run at once and their starts are at leas
 SITEMAPS_HOST_DELAY seconds apart. The bookkeeping lives where every worker sees it: Redis
 when REDIS_URL is set, otherwise the HostSlot table. The engine enters `gate.slot(host)` around
 every request (CrawlConfig.host_gate).
+
+A domain's crawl asks mostly its own host. `DomainGate` holds that host in the shared store
+once, for the whole crawl (every slot of it: other crawls wait), and paces its requests in
+memory, so they cost no shared round trip each. Other hosts (a CDN serving the sitemaps), and
+an own host that another crawl is using, go through the shared gate request by request. A
+Retry-After always reaches the shared store, so every worker backs off.
 """
 
 import logging
@@ -37,6 +43,11 @@ def host_gate():
         gate_class = RedisHostGate if settings.REDIS_URL else DatabaseHostGate
         _gate = gate_class(settings.SITEMAPS_HOST_CONCURRENCY, settings.SITEMAPS_HOST_DELAY, lease_seconds())
     return _gate
+
+
+def hold_lease():
+    """A crawl's hold on its host lasts as long as a claim without heartbeat (see DomainGate)."""
+    return settings.SITEMAPS_STALE_AFTER
 
 
 def lease_seconds():
@@ -77,6 +88,22 @@ class HostGate:
     def close(self):
         """Let go of any connection; the next request opens one again."""
         self._reset()
+
+    def hold(self, host):
+        """Take every slot of `host` for one crawl (until `release`, or until HOLD_LEASE passes
+        without `extend`: a killed worker's hold frees itself soon); False when someone uses it."""
+        return bool(self._safely(self._hold, host))
+
+    def extend(self, hosts):
+        """Renew the holds on `hosts` (the heartbeat does, for every crawl of the process)."""
+        if hosts:
+            self._safely(self._extend, list(hosts))
+
+    def release(self, host):
+        self._safely(self._release_hold, host)
+
+    def _hold(self, host):
+        return False
 
     def _safely(self, function, *args):
         try:
@@ -137,6 +164,33 @@ class DatabaseHostGate(HostGate):
     def _release(self, host, token):
         self._execute(f"UPDATE {self.table} SET in_flight = in_flight - 1 WHERE host = %s AND in_flight > 0", [host])
 
+    def _hold(self, host):
+        now = timezone.now()
+        self._ensure_row(host, now)
+        held, _ = self._execute(
+            f"UPDATE {self.table} SET in_flight = %s, lease_until = %s, updated_at = %s "
+            "WHERE host = %s AND (in_flight = 0 OR lease_until < %s)",
+            [self.concurrency, self._value(now + timedelta(seconds=hold_lease())), self._value(now), host,
+             self._value(now)],
+        )
+        return held == 1
+
+    def _extend(self, hosts):
+        until = timezone.now() + timedelta(seconds=hold_lease())
+        self._execute(f"UPDATE {self.table} SET lease_until = %s WHERE host IN ({', '.join(['%s'] * len(hosts))}) "
+                      "AND lease_until < %s", [self._value(until), *hosts, self._value(until)])
+
+    def _release_hold(self, host):
+        self._execute(f"UPDATE {self.table} SET in_flight = CASE WHEN in_flight > %s THEN in_flight - %s ELSE 0 END "
+                      "WHERE host = %s", [self.concurrency, self.concurrency, host])
+
+    def _ensure_row(self, host, now):
+        self._execute(
+            f"INSERT INTO {self.table} (host, next_request_at, in_flight, lease_until, updated_at) "
+            "VALUES (%s, %s, 0, %s, %s) ON CONFLICT (host) DO NOTHING",
+            [host, self._value(now), self._value(now), self._value(now)],
+        )
+
     def _push_back(self, host, seconds):
         until = self._value(timezone.now() + timedelta(seconds=seconds))
         self._execute(f"UPDATE {self.table} SET next_request_at = %s WHERE host = %s AND next_request_at < %s",
@@ -170,6 +224,20 @@ end
 return 0
 """
 
+# A hold is `concurrency` leases of one token, taken only when no lease is live; extending
+# rescores them (Redis's clock again).
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if ARGV[4] == 'hold' and redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+for i = 1, tonumber(ARGV[2]) do
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1] .. ':' .. i)
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
 
 class RedisHostGate(HostGate):
     def __init__(self, concurrency, delay, lease):
@@ -179,6 +247,8 @@ class RedisHostGate(HostGate):
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
         self.acquire_script = self.redis.register_script(_ACQUIRE)
         self.push_back_script = self.redis.register_script(_PUSH_BACK)
+        self.hold_script = self.redis.register_script(_HOLD)
+        self.holds = {}  # host -> token of our hold
         self.prefix = f"{settings.Q_CLUSTER['name']}:host:"
 
     def _keys(self, host):
@@ -198,4 +268,110 @@ class RedisHostGate(HostGate):
 
     def _push_back(self, host, seconds):
         self.push_back_script(keys=self._keys(host)[1:], args=[int(seconds * 1000)])
+
+    def _hold(self, host):
+        token = uuid.uuid4().hex
+        if not int(self.hold_script(keys=self._keys(host)[:1],
+                                    args=[token, self.concurrency, int(hold_lease() * 1000), "hold"])):
+            return False
+        self.holds[host] = token
+        return True
+
+    def _extend(self, hosts):
+        for host in hosts:
+            if host in self.holds:
+                self.hold_script(keys=self._keys(host)[:1],
+                                 args=[self.holds[host], self.concurrency, int(hold_lease() * 1000), "extend"])
+
+    def _release_hold(self, host):
+        token = self.holds.pop(host, None)
+        if token:
+            self.redis.zrem(self._keys(host)[0], *[f"{token}:{i}" for i in range(1, self.concurrency + 1)])
+
+
+
+class DomainGate:
+    """The gate one domain's crawl uses (see the module's docstring); `own_hosts` are the
+    "host:port" keys of the domain itself and of its www. twin."""
+
+    def __init__(self, shared, own_hosts):
+        self.shared = shared
+        self.own_hosts = frozenset(own_hosts)
+        self.lock = threading.Lock()
+        self.local = {}  # held host -> _LocalSlot
+        self.refused = set()  # own hosts someone else was using: shared gate per request
+
+    @contextmanager
+    def slot(self, host):
+        local = self._local(host)
+        if local is None:
+            with self.shared.slot(host):
+                yield
+            return
+        with local.slot():
+            yield
+        if local.extend_due():
+            self.shared.extend([host])
+
+    def back_off(self, host, seconds):
+        local = self.local.get(host)
+        if local is not None:
+            local.back_off(seconds)
+        self.shared.back_off(host, seconds)
+
+    def held(self):
+        return list(self.local)
+
+    def close(self):
+        """Give the held hosts back to the shared store."""
+        with self.lock:
+            held, self.local = list(self.local), {}
+        for host in held:
+            self.shared.release(host)
+
+    def _local(self, host):
+        if host not in self.own_hosts:
+            return None
+        with self.lock:
+            if host in self.local or host in self.refused:
+                return self.local.get(host)
+            if self.shared.hold(host):
+                self.local[host] = _LocalSlot(self.shared.concurrency, self.shared.delay, hold_lease())
+            else:
+                self.refused.add(host)
+            return self.local.get(host)
+
+
+class _LocalSlot:
+    """A held host's pacing, in memory: the shared gate's rules for one process's crawl."""
+
+    def __init__(self, concurrency, delay, lease):
+        self.running = threading.BoundedSemaphore(concurrency)
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.next_start = 0.0
+        self.extend_every = lease / 3
+        self.next_extend = time.monotonic() + self.extend_every
+
+    @contextmanager
+    def slot(self):
+        with self.running:
+            with self.lock:
+                now = time.monotonic()
+                start = max(now, self.next_start)
+                self.next_start = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+            yield
+
+    def back_off(self, seconds):
+        with self.lock:
+            self.next_start = max(self.next_start, time.monotonic() + seconds)
+
+    def extend_due(self):
+        now = time.monotonic()
+        if now < self.next_extend:
+            return False
+        self.next_extend = now + self.extend_every
+        return True
 

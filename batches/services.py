@@ -1,31 +1,26 @@
-"""Creating batches and feeding their domains to the task queue.
+"""What people do to batches: create, cancel, retry the failed domains, run again, delete.
 
-`create_batch` is the one path used by the web form, the JSON API and `import_domains`. The
-caller owns the transaction (`with transaction.atomic(): create_batch(...)`); the first tasks
-are enqueued on commit, so no worker ever sees a batch that is not committed.
-
-The task queue holds at most SITEMAPS_QUEUE_WINDOW domains of a batch at a time; the rest wait
-in the domain table (which is the record of what remains) and are handed over as workers finish
-(`feed_batch`). A million-domain batch therefore costs a million rows, not a million queue
-messages, and a small batch created later is not stuck behind it.
+The one path used by the web form, the JSON API, the admin and the commands. Each function runs
+inside the caller's transaction (`with transaction.atomic(): create_batch(...)`) and hands work
+to the task queue on commit, so no worker ever sees a change that is not committed. The state
+changes themselves (counters, timestamps, statuses) are the models' (models.py).
 """
 
 import itertools
 import queue
 import threading
 
-from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from .models import BATCH_ACTIVE, Batch, Domain, DomainStatus
-from .tasks import enqueue_domains
+from .models import Batch, Domain, DomainStatus
+from .queue import enqueue_batch, enqueue_purge
 
 INSERT_CHUNK = 50_000
 _DOMAIN_DEFAULTS = {
     "origin": "", "status": DomainStatus.QUEUED.value, "attempts": 0, "error": "", "notes": "",
     "sitemaps_count": 0, "sitemaps_failed": 0, "urls_count": 0, "urls_skipped": 0,
 }
-_feeding = threading.local()
 
 
 def create_batch(owner, name, entries, enqueue=True, on_progress=None):
@@ -130,79 +125,48 @@ def _copy_domains(batch_id, rows):
     return inserted
 
 
-def enqueue_batch(batch_id):
-    """Hand the batch's queued domains to the task queue from the start (new, retried or rerun)."""
-    Batch.objects.filter(pk=batch_id).update(enqueued_position=0)
-    return feed_batch(batch_id)
-
-
-def feed_batch(batch_id):
-    """Top the batch's share of the task queue up to SITEMAPS_QUEUE_WINDOW; returns how many
-    domains were enqueued. Cheap when there is nothing to do; any process may call it."""
-    if getattr(_feeding, "active", False):
-        return 0  # django-q2 in sync mode runs tasks inside enqueue: the outer call keeps feeding
-    _feeding.active = True
-    try:
-        fed = 0
-        while ids := _claim_window(batch_id):
-            enqueue_domains(ids, batch_id)
-            fed += len(ids)
-        return fed
-    finally:
-        _feeding.active = False
-
-
-def _claim_window(batch_id):
-    """Move the batch's enqueue cursor over the next queued domains; returns their ids."""
-    window = settings.SITEMAPS_QUEUE_WINDOW
-    cursor = Batch.objects.filter(pk=batch_id, status__in=BATCH_ACTIVE).values_list(
-        "enqueued_position", flat=True).first()
-    if cursor is None:
-        return []
-    queued = Domain.objects.filter(batch_id=batch_id, status=DomainStatus.QUEUED)
-    outstanding = queued.filter(position__lte=cursor).count()
-    if outstanding > window // 2:
-        return []
-    rows = list(queued.filter(position__gt=cursor).order_by("position").values_list("pk", "position")[
-        : window - outstanding])
-    if not rows:
-        return []
-    # The conditional update is the claim: two feeders never hand over the same window.
-    if not Batch.objects.filter(pk=batch_id, enqueued_position=cursor).update(enqueued_position=rows[-1][1]):
-        return []
-    return [pk for pk, _ in rows]
-
-
 def default_name(entries):
     names = ", ".join(entry.host for entry in list(entries)[:3])
     return names[:180] or "Batch"
 
 
-def process_batch_here(batch_id, threads=4, on_progress=None, page_size=10_000):
-    """Process every queued domain of a batch in this process (`import_domains --sync`)."""
-    from concurrent.futures import ThreadPoolExecutor
+def cancel_batch(batch_id):
+    """Stop a batch: queued domains are cancelled now, running ones at their next chunk (the
+    batch reads Cancelling until then). Returns whether it was running."""
+    return Batch.cancel(batch_id)
 
-    from django.db import connections
 
-    from .processing import process_domain
+def retry_failed(batch_id):
+    """Queue the failed (and cancelled) domains of a finished batch again; returns how many.
+    The batch keeps its first start: its duration runs to the last finish."""
+    batch = Batch.objects.get(pk=batch_id)
+    failed = Domain.objects.filter(batch_id=batch_id, status__in=(DomainStatus.FAILED, DomainStatus.CANCELLED))
+    return _enqueue_on_commit(batch_id, batch.requeue(failed, attempts=0))
 
-    def run(domain_id):
-        try:
-            return process_domain(domain_id, feed=False)
-        finally:
-            connections.close_all()  # this thread's own connection
 
-    finished = last = 0
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        while True:
-            ids = list(
-                Domain.objects.filter(batch_id=batch_id, status=DomainStatus.QUEUED, position__gt=last)
-                .order_by("position").values_list("pk", "position")[:page_size]
-            )
-            if not ids:
-                return
-            last = ids[-1][1]
-            for _ in pool.map(run, [pk for pk, _ in ids]):
-                finished += 1
-                if on_progress:
-                    on_progress(finished)
+def rerun_batch(batch_id):
+    """Process every domain of a finished batch again from scratch; returns how many."""
+    batch = Batch.objects.get(pk=batch_id)
+    requeued = batch.requeue(Domain.objects.filter(batch_id=batch_id), attempts=0)
+    if requeued:
+        Batch.objects.filter(pk=batch_id).update(started_at=None)  # a new run: a new duration
+    return _enqueue_on_commit(batch_id, requeued)
+
+
+def _enqueue_on_commit(batch_id, requeued):
+    if requeued:
+        # The worker clears each domain's earlier rows when it claims the domain.
+        transaction.on_commit(lambda: enqueue_batch(batch_id))
+    return requeued
+
+
+def delete_batch(batch_id):
+    """Delete a batch and everything it found: hidden at once, its rows purged in the background.
+
+    The batch is cancelled first, so its running domains stop at their next chunk.
+    """
+    cancel_batch(batch_id)
+    if not Batch.objects.filter(pk=batch_id).update(deleted_at=timezone.now()):
+        return False
+    transaction.on_commit(lambda: enqueue_purge(batch_id))
+    return True

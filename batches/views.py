@@ -22,7 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from . import actions, charts
+from . import charts, services
 from .access import login_or_token_required, may, visible_batch
 from .domain_table import SORTS, DomainTable, running_count
 from .export import CONTENT_TYPES, FORMATS, export_lines
@@ -186,13 +186,13 @@ def batch_summary(batch):
     }
 
 
-# action: (function in actions.py, message when it did something, message when it did nothing)
+# action: (function in services.py, message when it did something, message when it did nothing)
 BATCH_ACTIONS = {
-    "cancel": (actions.cancel_batch, "Batch cancelled: queued domains will not run.",
+    "cancel": (services.cancel_batch, "Batch cancelled: queued domains will not run.",
                "The batch had already finished."),
-    "retry": (actions.retry_failed, "{n:,} failed or cancelled domain{s} queued again.",
+    "retry": (services.retry_failed, "{n:,} failed or cancelled domain{s} queued again.",
               "No failed domain to retry, or the batch is still running."),
-    "rerun": (actions.rerun_batch, "Running the batch again ({n:,} domain{s}).", "The batch is still running."),
+    "rerun": (services.rerun_batch, "Running the batch again ({n:,} domain{s}).", "The batch is still running."),
 }
 
 
@@ -216,7 +216,7 @@ def batch_delete(request, pk):
     batch = _get_batch_for_user(request, pk, "delete")
     if request.method == "POST":
         with transaction.atomic():
-            actions.delete_batch(batch.pk)
+            services.delete_batch(batch.pk)
         messages.success(request, f"Batch “{batch.name}” deleted.")
         return redirect("batch_list")
     return render(request, "batches/batch_delete.html", {"batch": batch})

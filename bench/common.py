@@ -30,6 +30,21 @@ def bench_database(keep=False):
             psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@contextmanager
+def sqlite_database():
+    """Yield a DATABASE_URL for a fresh, migrated SQLite file of its own (the embedded default)."""
+    path = ROOT / f".bench/scale-{os.getpid()}.sqlite3"
+    path.parent.mkdir(exist_ok=True)
+    url = f"sqlite:///{path}"
+    try:
+        manage(url, "migrate", "--noinput", quiet=True)
+        manage(url, "createcachetable", quiet=True)
+        yield url
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def manage(database_url, *args, env=None, quiet=False, **kwargs):
     full_env = dict(os.environ, DATABASE_URL=database_url, **(env or {}))
     out = subprocess.DEVNULL if quiet else None

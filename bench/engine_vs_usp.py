@@ -6,7 +6,7 @@ runs in a fresh process of its own, in turn, `--repeat` times per site size:
 
 - usp:      discover + fetch + parse (its own virtualenv, .bench/venv; GPL, never imported here)
 - engine:   discover + fetch + parse with this engine, nothing stored (the same job as usp)
-- postgres: discover + fetch + parse + store, through batches.processing.process_domain
+- postgres: discover + fetch + parse + store, through batches.worker.process_domain
 - sqlite:   the same into an SQLite file
 
 Printed per size: the median seconds, URLs/s, how many times faster than USP, and the peak

@@ -1,4 +1,4 @@
-"""Runs in the app's virtualenv: one domain through batches.processing.process_domain, the
+"""Runs in the app's virtualenv: one domain through batches.worker.process_domain, the
 same path a django-q2 worker takes (discover, fetch, parse, store), into a fresh database;
 with --no-store, the engine alone (discover, fetch, parse), which is what USP does.
 
@@ -43,12 +43,12 @@ def main(host):
 
     from django.db import connection
 
-    from batches import processing
+    from batches import worker as processing
     from batches.models import Batch, Domain
-    from batches.processing import process_domain
+    from batches.worker import process_domain
 
     # CrawlConfig.parse_ahead pays off on PostgreSQL only (see batches/sitemaps/config.py);
-    # until processing.crawl_config() sets it per database, "auto" does that here.
+    # until worker.crawl_config() sets it per database, "auto" does that here.
     choice = os.environ.get("BENCH_PARSE_AHEAD", "auto")
     parse_ahead = connection.vendor == "postgresql" if choice == "auto" else choice == "on"
     configured = processing.crawl_config

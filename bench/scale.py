@@ -16,14 +16,16 @@ postgres://postgres@127.0.0.1:5432).
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from common import ROOT, bench_database
+from common import ROOT, bench_database, sqlite_database
 
 URLS_PER_SITEMAP = 100
 
@@ -78,34 +80,103 @@ def hosts(count, port):
     return [f"http://127.0.{1 + n // 250}.{1 + n % 250}:{port}" for n in range(count)]
 
 
-def run(url, domains, clusters, workers, latency):
-    """Create a batch, start `clusters` qclusters, return (seconds, batch summary)."""
+def run(url, domains, clusters, workers, latency, sqlite=False, profile=None):
+    """Start `clusters` qclusters, then time `import_domains - --wait --json` of `domains` sites.
+
+    Returns (seconds, summary line, cluster CPU-seconds, peak cluster RSS in MiB, [first, last]
+    thousand-domain rates)."""
     server = serve(latency)
-    env = dict(os.environ, DATABASE_URL=url, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_WORKERS=str(workers),
-               SITEMAPS_RETRIES="0", LOG_LEVEL="WARNING")
+    env = dict(os.environ, DATABASE_URL=url, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_RETRIES="0",
+               LOG_LEVEL="WARNING")
+    if workers:
+        env["SITEMAPS_WORKERS"] = str(workers)
+    if profile:
+        env["SITEMAPS_PROFILE_DIR"] = profile
     listing = "\n".join(hosts(domains, server.server_address[1])) + "\n"
-    created = subprocess.run([sys.executable, "manage.py", "import_domains", "-", "--json", "--name",
-                              f"scale {clusters}x{workers}"], input=listing, cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)
-    batch_id = created.stdout.strip().splitlines()[-1].split('"batch_id": ')[1].split(",")[0]
-    started = time.perf_counter()
     processes = [subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                  for _ in range(clusters)]
+    peak = {"rss": 0}
+    sampling = threading.Event()
+    threading.Thread(target=_sample_rss, args=(processes, peak, sampling), daemon=True).start()
+    time.sleep(4)  # the clusters are up before the clock starts, as for a user whose worker runs
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        done = subprocess.run([sys.executable, "manage.py", "batch_status", batch_id, "--wait", "--json"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=900)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "manage.py", "import_domains", "-", "--wait", "--json", "--name",
+                               f"scale {clusters}x{workers or 'default'}"], input=listing, cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=1800)
         seconds = time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(f"import_domains failed:\n{done.stderr[-3000:]}")
+        rates = _first_and_last_thousand(url, sqlite)
     finally:
+        sampling.set()
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
-                process.wait(30)
+                process.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         server.shutdown()
-    return seconds, done.stdout.strip().splitlines()[-1]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # RUSAGE_CHILDREN counts every reaped descendant: the clusters and their workers, plus the
+    # import command (small: it inserts rows and polls once a second).
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, done.stdout.strip().splitlines()[-1], cpu, peak["rss"] / 1024, rates
+
+
+def _sample_rss(processes, peak, stop):
+    """Peak summed RSS (KiB) of every process in the clusters' sessions, sampled twice a second."""
+    sessions = {process.pid for process in processes}
+    while not stop.wait(0.5):
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.getsid(int(entry)) not in sessions:
+                    continue
+                with open(f"/proc/{entry}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+        peak["rss"] = max(peak["rss"], total)
+
+
+def _first_and_last_thousand(url, sqlite):
+    """Domains per second over the first and the last thousand domains to finish."""
+    sql = ("SELECT finished_at FROM batches_domain WHERE finished_at IS NOT NULL ORDER BY finished_at")
+    if sqlite:
+        import sqlite3
+        from datetime import datetime
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            moments = [datetime.fromisoformat(row[0]).timestamp() for row in db.execute(sql)]
+    else:
+        out = subprocess.run(["psql", url, "-qAtc", f"SELECT extract(epoch FROM finished_at) FROM ({sql}) f"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        moments = [float(value) for value in out]
+    if len(moments) < 2000:
+        return None
+    first, last = moments[:1000], moments[-1000:]
+    return [999 / (first[-1] - first[0]), 999 / (last[-1] - last[0])]
+
+
+def threaded_script(domains, latency, threads=8):
+    """What a user would write instead: 8 threads, requests + lxml, robots.txt then its sitemaps."""
+    server = serve(latency)
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__).parent / "scale_script.py"), str(threads)],
+                             input="\n".join(hosts(domains, server.server_address[1])), capture_output=True,
+                             text=True, check=True, timeout=1800).stdout.split()
+    finally:
+        server.shutdown()
+    return float(out[0]), int(out[1])
 
 
 class BigSiteHandler(BaseHTTPRequestHandler):
@@ -230,27 +301,32 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--domains", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=8, help="worker processes per qcluster")
-    parser.add_argument("--latency", type=float, nargs="*", default=[0.0, 0.05])
-    parser.add_argument("--clusters", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--workers", type=int, default=0, help="worker processes per qcluster (default: settings)")
+    parser.add_argument("--latency", type=float, nargs="*", default=[0.05])
+    parser.add_argument("--clusters", type=int, nargs="*", default=[1])
+    parser.add_argument("--sqlite", action="store_true", help="the embedded default database instead of PostgreSQL")
+    parser.add_argument("--no-script", action="store_true", help="skip the 8-thread requests+lxml comparison")
+    parser.add_argument("--profile", help="folder for one cProfile file per worker process")
     args = parser.parse_args()
     if args.load:
         with bench_database() as url:
             load_test(url, args.clients, args.seconds)
         return
     for latency in args.latency:
-        rates = {}
+        script = None if args.no_script else threaded_script(args.domains, latency)
+        if script:
+            print(f"latency {latency * 1000:.0f} ms, 8-thread requests+lxml script: {args.domains} domains "
+                  f"({script[1]:,} URLs) in {script[0]:.1f} s", flush=True)
         for clusters in args.clusters:
-            with bench_database() as url:
-                seconds, summary = run(url, args.domains, clusters, args.workers, latency)
-            rates[clusters] = args.domains / seconds
-            print(f"latency {latency * 1000:.0f} ms, {clusters} qcluster x {args.workers} workers: "
-                  f"{args.domains} domains in {seconds:.1f} s = {rates[clusters]:.1f} domains/s  {summary}",
+            with (sqlite_database() if args.sqlite else bench_database()) as url:
+                seconds, summary, cpu, rss, rates = run(url, args.domains, clusters, args.workers, latency,
+                                                        args.sqlite, args.profile)
+            ratio = f" = {seconds / script[0]:.2f}x the script" if script else ""
+            thousands = f"; first/last thousand {rates[0]:.0f}/{rates[1]:.0f} domains/s" if rates else ""
+            print(f"latency {latency * 1000:.0f} ms, {'SQLite' if args.sqlite else 'PostgreSQL'}, {clusters} "
+                  f"qcluster: {args.domains} domains in {seconds:.1f} s{ratio}; cluster CPU "
+                  f"{cpu * 1000 / args.domains:.1f} ms/domain, peak RSS {rss:.0f} MiB{thousands}  {summary}",
                   flush=True)
-        if len(rates) == 2:
-            first, second = sorted(rates)
-            print(f"latency {latency * 1000:.0f} ms: {second} clusters / {first} cluster = "
-                  f"{rates[second] / rates[first]:.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ Q_CLUSTER = {
     "timeout": SITEMAPS_TASK_TIMEOUT,
     "retry": SITEMAPS_TASK_TIMEOUT * 2 + 60,
     "max_attempts": 3,
+    # A task hands its domains to the worker's crawler and returns: recycling a worker process
+    # would interrupt the domains it has in flight, so it is rare (memory is bounded anyway).
+    "recycle": env_int("Q_RECYCLE", 100_000),
     "save_limit": env_int("Q_SAVE_LIMIT", 500),
     # Few tasks prefetched per cluster: a killed cluster strands only these (the reaper feeds
     # their domains again), and the batch feeder's window stays ahead of every worker.
@@ -219,13 +222,21 @@ SITEMAPS_PROBE_WELL_KNOWN = env_bool("SITEMAPS_PROBE_WELL_KNOWN", True)
 SITEMAPS_ALLOWED_ADDRESSES = tuple(a.strip() for a in os.environ.get("SITEMAPS_ALLOWED_ADDRESSES", "").split(",") if a.strip())
 # Parse on a second thread while the worker stores a chunk: faster on PostgreSQL, slower on SQLite.
 SITEMAPS_PARSE_AHEAD = env_bool("SITEMAPS_PARSE_AHEAD", False)
-# Reliability: a running domain sends a heartbeat every SITEMAPS_HEARTBEAT seconds; after
-# SITEMAPS_STALE_AFTER seconds without one the reaper queues it again (or fails it once it has
-# been tried SITEMAPS_MAX_ATTEMPTS times). The admin flags domains stuck for SITEMAPS_STUCK_AFTER.
-SITEMAPS_STALE_AFTER = env_int("SITEMAPS_STALE_AFTER", 300)
-SITEMAPS_HEARTBEAT = env_float("SITEMAPS_HEARTBEAT", 30.0)
+# Domains a worker process crawls at once (threads: latency is what they hide), and domains per
+# queue message (the queue's own cost is paid per message).
+SITEMAPS_DOMAINS_PER_WORKER = env_int("SITEMAPS_DOMAINS_PER_WORKER", 32)
+SITEMAPS_DOMAINS_PER_TASK = env_int("SITEMAPS_DOMAINS_PER_TASK", 8)
+# Reliability: each worker process stamps all its running domains every SITEMAPS_HEARTBEAT
+# seconds; after SITEMAPS_STALE_AFTER seconds without one the reaper queues a domain again (or
+# fails it once it has been tried SITEMAPS_MAX_ATTEMPTS times). A starting worker takes back at
+# once what dead processes of its machine left running. The admin flags domains stuck for
+# SITEMAPS_STUCK_AFTER. A batch whose queued domains seem forgotten by the queue is fed again
+# after SITEMAPS_STALE_AFTER when no worker is busy, else after SITEMAPS_REFEED_AFTER.
+SITEMAPS_STALE_AFTER = env_int("SITEMAPS_STALE_AFTER", 20)
+SITEMAPS_HEARTBEAT = env_float("SITEMAPS_HEARTBEAT", 5.0)
 SITEMAPS_STUCK_AFTER = env_int("SITEMAPS_STUCK_AFTER", 1800)
-SITEMAPS_REAP_INTERVAL = env_float("SITEMAPS_REAP_INTERVAL", 60.0)
+SITEMAPS_REAP_INTERVAL = env_float("SITEMAPS_REAP_INTERVAL", 10.0)
+SITEMAPS_REFEED_AFTER = env_int("SITEMAPS_REFEED_AFTER", 300)
 # How long a worker keeps retrying its database writes while the database is unreachable.
 SITEMAPS_DB_OUTAGE = env_float("SITEMAPS_DB_OUTAGE", 120.0)
 # Domains handed to the task queue ahead of the workers, per batch (the rest wait in the table).

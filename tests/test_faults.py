@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections, transaction
 
-from batches import actions
+from batches import services
 from batches.entries import parse_text
 from batches.models import Batch, BatchStatus, Domain, DomainStatus, SitemapFile, Url
 from batches.services import create_batch
@@ -113,7 +113,8 @@ def test_a_cluster_killed_mid_domain_loses_nothing_once_another_starts(site_fact
     assert all(attempts[host] == 2 for host in killed), attempts
 
 
-def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory, owner):
+def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory, owner, settings):
+    settings.SITEMAPS_DOMAINS_PER_TASK = 1  # sixteen messages, so that both clusters get some
     sites = [quick_site(site_factory) for _ in range(16)]
     for site in sites:
         site.latency = 0.1
@@ -129,18 +130,19 @@ def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory
     assert set(Domain.objects.filter(batch=batch).values_list("attempts", flat=True)) == {1}
     # Fetched once each: no domain was crawled by both clusters.
     assert all(site.hits["/robots.txt"] == 1 and site.hits["/sitemap.xml"] == 1 for site in sites)
-    assert all("Processed 'batches.tasks.process_domain'" in output for output in outputs), "one cluster idled"
+    assert all("Processed 'batches.tasks.crawl_domains'" in output for output in outputs), "one cluster idled"
 
 
 def test_cancelling_mid_run_stops_the_running_domain_and_the_queued_ones(site_factory, owner):
     running = slow_site(site_factory, pause=1.0)
     queued = [quick_site(site_factory) for _ in range(4)]
     batch = new_batch(owner, [running, *queued])
-    cluster = start_cluster({"SITEMAPS_WORKERS": "1", **FAST_RECOVERY})
+    # One domain at a time, so that the quick ones are still queued when the batch is cancelled.
+    cluster = start_cluster({"SITEMAPS_WORKERS": "1", "SITEMAPS_DOMAINS_PER_WORKER": "1", **FAST_RECOVERY})
     try:
         assert wait_until(partly_stored(running), timeout=60)
         with transaction.atomic():
-            assert actions.cancel_batch(batch.pk)
+            assert services.cancel_batch(batch.pk)
         cancelled_at = time.monotonic()
         done = wait_until(finished(batch), timeout=30)
         took = time.monotonic() - cancelled_at
@@ -214,3 +216,29 @@ def test_postgresql_stopping_for_a_few_seconds_mid_batch_loses_nothing(site_fact
     assert done, output[-3000:]
 
     assert_exact(batch, sites)
+
+
+def test_a_cluster_killed_and_started_again_resumes_its_domains_within_30_seconds(site_factory, owner):
+    # Default recovery settings: the restarted cluster must not wait for the heartbeat to go stale.
+    sites = [slow_site(site_factory, pause=1.0) for _ in range(2)]
+    batch = new_batch(owner, sites)
+    first = start_cluster()
+    try:
+        assert wait_until(lambda: all(partly_stored(site)() for site in sites), timeout=60)
+    finally:
+        kill_cluster(first)
+    killed_at = time.monotonic()
+    time.sleep(2)
+
+    second = start_cluster()
+    try:
+        resumed = wait_until(lambda: Domain.objects.filter(batch=batch, attempts=2).count() == 2, timeout=40)
+        resumed_after = time.monotonic() - killed_at
+        done = wait_until(finished(batch), timeout=120)
+    finally:
+        output = stop_cluster(second)
+    assert resumed and resumed_after < 30, (resumed_after, output[-3000:])
+    assert done, output[-3000:]
+
+    assert_exact(batch, sites)
+    assert set(Domain.objects.filter(batch=batch).values_list("attempts", flat=True)) == {2}

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from batches.actions import rerun_batch
+from batches.services import rerun_batch
 from batches.models import Batch, Domain, Finding, SitemapFile
-from batches.services import process_batch_here
+from batches.worker import process_batch_here
 from tests.sites import sitemapindex, urlset
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import redis
 from django.db import connection
 
 from batches.models import HostSlot
-from batches.politeness import DatabaseHostGate, RedisHostGate
+from batches.politeness import DatabaseHostGate, DomainGate, RedisHostGate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,3 +137,59 @@ def test_the_database_gate_keeps_one_row_per_host(make_gate, settings):
             pass
     slot = HostSlot.objects.get(host="h.example:443")
     assert slot.in_flight == 0
+
+
+def test_a_domain_gate_holds_its_own_host_and_paces_it_without_the_shared_store(make_gate):
+    shared = make_gate(concurrency=2, delay=0.2)
+    gate = DomainGate(shared, {"own.example:80"})
+    starts, peak = run_requests(gate, "own.example:80", count=6, hold=0.3)
+
+    assert peak == 2
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    assert min(gaps) >= 0.18, gaps
+    assert list(gate.local) == ["own.example:80"]
+    # While it is held, another crawl of the same host waits for the whole hold.
+    other = make_gate(concurrency=2, delay=0.0)
+    threading.Timer(0.5, gate.close).start()
+    started = time.monotonic()
+    with other.slot("own.example:80"):
+        waited = time.monotonic() - started
+    assert waited >= 0.4
+
+
+def test_a_domain_gate_shares_a_host_another_crawl_is_using(make_gate):
+    shared = make_gate(concurrency=1, delay=0.0)
+    busy = threading.Event()
+    release = threading.Event()
+
+    def use():
+        with make_gate(concurrency=1, delay=0.0).slot("shared.example:80"):
+            busy.set()
+            release.wait(5)
+        connection.close()
+
+    user = threading.Thread(target=use)
+    user.start()
+    busy.wait(5)
+    gate = DomainGate(shared, {"shared.example:80"})
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    with gate.slot("shared.example:80"):  # not held: it waits its turn in the shared gate
+        waited = time.monotonic() - started
+    user.join()
+    assert waited >= 0.4
+    assert gate.local == {}
+
+
+def test_a_domain_gate_sends_other_hosts_and_retry_after_to_the_shared_store(make_gate):
+    shared = make_gate(concurrency=2, delay=0.0)
+    gate = DomainGate(shared, {"mine.example:80"})
+    with gate.slot("mine.example:80"):
+        pass
+    gate.back_off("mine.example:80", 0.6)
+    gate.close()
+    other = make_gate(concurrency=2, delay=0.0)
+    started = time.monotonic()
+    with other.slot("mine.example:80"):  # another worker honours the Retry-After too
+        pass
+    assert time.monotonic() - started >= 0.5

@@ -8,10 +8,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from batches import actions, processing, reaper, services
+from batches import queue, reaper, services, worker
 from batches.entries import parse_text
 from batches.models import Batch, BatchStatus, Domain, DomainStatus, SitemapFile, Url
-from batches.processing import claim_domain, process_domain
+from batches.worker import claim_domain, process_domain
 from tests.sites import sitemapindex, urlset
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,6 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_batch(owner, hosts, enqueue=False):
     with transaction.atomic():
         return services.create_batch(owner, "b", parse_text("\n".join(hosts)).entries, enqueue=enqueue)
+
+
+def enqueued_domains():
+    """The domain ids waiting in the ORM broker, in message order."""
+    return [pk for message in OrmQ.objects.order_by("pk") for pk in message.task["args"][0]]
 
 
 def indexed_site(site_factory, pages=30):
@@ -63,7 +68,7 @@ def test_a_domain_killed_mid_run_is_reprocessed_to_exactly_one_clean_run(site_fa
     batch = make_batch(owner, [site.host])
     domain = claim_domain(Domain.objects.get().pk)
     # What a worker killed half-way leaves behind: some rows, counted, and a stopped heartbeat.
-    writer = processing.DomainWriter(domain)
+    writer = worker.DomainWriter(domain)
     from batches.sitemaps import SitemapStarted, UrlChunk
     from batches.sitemaps.records import UrlRecord
     writer.write(SitemapStarted(1, site.url("/a.xml"), None, "robots", None))
@@ -136,7 +141,7 @@ def test_the_reaper_feeds_a_stalled_batch_whose_queue_messages_were_lost(owner, 
     Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(hours=1))
 
     assert reaper.reap()["refed"] == 3
-    assert OrmQ.objects.count() == 3
+    assert enqueued_domains() == list(Domain.objects.order_by("position").values_list("pk", flat=True))
     assert reaper.reap()["refed"] == 0  # not again before another STALE_AFTER
 
 
@@ -145,12 +150,14 @@ def test_the_feeder_keeps_only_a_window_of_domains_in_the_queue(owner, settings)
     hosts = [f"site{i}.example" for i in range(10)]
     with transaction.atomic():
         batch = services.create_batch(owner, "b", parse_text("\n".join(hosts)).entries)
-    assert OrmQ.objects.count() == 4
-    assert services.feed_batch(batch.pk) == 0  # the window is full
+    ids = list(Domain.objects.order_by("position").values_list("pk", flat=True))
+    assert enqueued_domains() == ids[:4]
+    assert queue.feed_batch(batch.pk) == 0  # the window is full
 
     Domain.objects.filter(position__lte=3).update(status=DomainStatus.DONE)
-    assert services.feed_batch(batch.pk) == 3
+    assert queue.feed_batch(batch.pk) == 3
     assert Batch.objects.get().enqueued_position == 7
+    assert enqueued_domains() == ids[:7]
 
 
 def test_sync_mode_processes_a_batch_larger_than_the_window(site_factory, owner, settings, q_sync,
@@ -171,13 +178,13 @@ def test_cancelling_stops_queued_domains_at_once_and_the_batch_ends_cancelled(ow
     Domain.objects.filter(host="a.example").update(status=DomainStatus.RUNNING, heartbeat_at=timezone.now())
 
     with transaction.atomic():
-        assert actions.cancel_batch(batch.pk)
+        assert services.cancel_batch(batch.pk)
     assert Domain.objects.get(host="b.example").status == DomainStatus.CANCELLED
     assert Batch.objects.get().finished_at is None  # a.example still stops
 
     domain = Domain.objects.get(host="a.example")
     domain.attempts = 0
-    writer = processing.DomainWriter(domain)
+    writer = worker.DomainWriter(domain)
     assert writer.cancelled()
     writer.finish(DomainStatus.CANCELLED)
     Batch.finish_if_complete(batch.pk)
@@ -205,7 +212,7 @@ def test_a_deleted_batch_disappears_at_once_and_its_rows_are_purged_in_chunks(
 
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            actions.delete_batch(batch.pk)
+            services.delete_batch(batch.pk)
 
     assert list(Batch.all_objects.values_list("pk", flat=True)) == [other.pk]
     assert (Url.objects.count(), SitemapFile.objects.count(), Domain.objects.count()) == (0, 0, 1)

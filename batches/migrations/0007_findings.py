@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('batches', '0004_url_table_for_speed'),
+        ('batches', '0005_worker'),
     ]
 
     operations = [

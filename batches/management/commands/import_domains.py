@@ -10,7 +10,8 @@ from batches import progress
 from batches.entries import CsvFirstColumn, InvalidLine, bounded_lines, parse_line
 from batches.models import SKIPPED_LINES_KEPT, Batch, DomainStatus
 from batches.owners import command_user
-from batches.services import create_batch, process_batch_here
+from batches.services import create_batch
+from batches.worker import process_batch_here
 
 # The exit status of --fail-on-error when a domain failed (0: none did; 1: the command itself failed).
 EXIT_DOMAINS_FAILED = 3
