@@ -18,9 +18,8 @@ from django.utils import timezone
 
 from .models import BATCH_ACTIVE, DOMAIN_COUNTERS, Batch, Domain, DomainStatus, SitemapFile, Url
 from .politeness import host_gate
-from .retention import delete_in_chunks
 from .sitemaps import CrawlConfig, CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
-from .store import insert_urls
+from .store import DomainStore, forget_urls  # store: the per-domain store (wired for bench/)
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
@@ -159,8 +158,7 @@ def forget_previous_run(domain):
             Domain.objects.filter(pk=domain.pk).update(
                 sitemaps_count=0, sitemaps_failed=0, urls_count=0, urls_skipped=0)
         domain.sitemaps_count = domain.sitemaps_failed = domain.urls_count = domain.urls_skipped = 0
-    # In chunks: a domain of millions of URLs must not hold one long delete.
-    delete_in_chunks(Url.objects.filter(domain_id=domain.pk))
+    forget_urls(domain.pk)  # store: URL rows in chunks, and the lastmod histogram
     SitemapFile.objects.filter(domain_id=domain.pk).delete()
 
 
@@ -207,6 +205,7 @@ class DomainWriter:
         self.domain = domain
         self.attempt = domain.attempts
         self.sitemap_ids = {}
+        self.store = DomainStore(domain.pk)  # store: knows the keys it wrote, for the fast path
         self.status = DomainStatus.RUNNING
         self.lost = False
         self._next_cancel_check = 0.0
@@ -240,7 +239,7 @@ class DomainWriter:
 
     def _store_urls(self, chunk):
         with transaction.atomic():
-            new = insert_urls(self.domain.pk, self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)
+            new = self.store.insert(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)  # store
             if not self._mine().update(urls_count=F("urls_count") + new, heartbeat_at=timezone.now()):
                 self.lost = True
                 transaction.set_rollback(True)
