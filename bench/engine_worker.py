@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,21 +38,17 @@ def main(host):
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.conf import settings
     from django.core.management import call_command
-
-    from dataclasses import replace
-
-    from django.db import connection
 
     from batches import processing
     from batches.models import Batch, Domain
     from batches.processing import process_domain
 
-    # CrawlConfig.parse_ahead pays off on PostgreSQL only (see batches/sitemaps/config.py);
-    # until processing.crawl_config() sets it per database, "auto" does that here.
-    choice = os.environ.get("BENCH_PARSE_AHEAD", "auto")
-    parse_ahead = connection.vendor == "postgresql" if choice == "auto" else choice == "on"
+    # on/off overrides SITEMAPS_PARSE_AHEAD for one run (bench/engine_vs_usp.py's /ahead, /serial).
+    choice = os.environ.get("BENCH_PARSE_AHEAD", "settings")
     configured = processing.crawl_config
+    parse_ahead = settings.SITEMAPS_PARSE_AHEAD if choice == "settings" else choice == "on"
     processing.crawl_config = lambda: replace(configured(), parse_ahead=parse_ahead)
 
     call_command("migrate", verbosity=0)
