@@ -116,15 +116,16 @@ def batch_detail(request, pk):
 
 
 def _domain_paginator(batch, show):
-    """The batch's domains, by status when asked; the total comes from a counter where one exists."""
+    """The batch's domains, by status when asked; the total comes from the counters (running
+    domains, a handful at a time, are counted on their index; queued ones are what is left)."""
     domains = batch.domains.order_by("position")
     if not show:
         return CountedPaginator(domains, DOMAINS_PER_PAGE, batch.domains_total)
     domains = domains.filter(status=DOMAIN_FILTERS[show][1])
     known = {"failed": batch.domains_failed, "done": batch.domains_done}.get(show)
     if known is None:
-        # Running and queued have no counter: a COUNT over the (batch, status) index.
-        return Paginator(domains, DOMAINS_PER_PAGE)
+        running = batch.domains.filter(status=DomainStatus.RUNNING).count()
+        known = running if show == "running" else max(batch.domains_total - batch.domains_finished - running, 0)
     return CountedPaginator(domains, DOMAINS_PER_PAGE, known)
 
 

@@ -1,6 +1,7 @@
 """The URL store: one row per page whatever its spelling, exact counts of new rows, the lastmod
 histogram moved with the rows, on SQLite and PostgreSQL alike."""
 
+import hashlib
 import importlib
 from datetime import date, datetime, timedelta, timezone
 
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from batches import store
 from batches.models import Batch, Domain, FoundBy, LastmodMonth, SitemapFile, Url
 from batches.sitemaps import UrlRecord
-from batches.sitemaps.identity import url_key
+from batches.sitemaps.identity import normal_form, url_key
 from batches.store import DomainStore, forget_urls, insert_urls
 
 pytestmark = pytest.mark.django_db
@@ -212,3 +213,16 @@ def test_the_migration_keys_old_rows_and_merges_two_spellings_with_their_counter
     }
     assert (Domain.objects.get().urls_count, Batch.objects.get().urls_count) == (2, 2)
     assert months(domain) == {date(2024, 5, 1): 1, date(2024, 6, 1): 1}
+
+
+@pytest.mark.parametrize("loc", [
+    "http://127.0.0.1:8765/products/3/item-12345-987654321.html", "https://example.com/", "https://example.com",
+    "https://example.com:443/a", "http://example.com:80/a", "http://example.com:8080/a?b=c&d=e;f",
+    "https://shop.example.co.uk/p/a-b_c~d!$&'()*+,;=:@x/", "https://example.com/a?", "https://example.com/a#top",
+    "https://Example.com/a", "https://example.com/./a/../b", "https://example.com/.well-known/x",
+    "https://example.com/%7Euser", "https://xn--bcher-kva.example/a", "https://example.com./a",
+    "https://example.com:0443/a", "https://user@example.com/a", "https://example.com/caf\u00e9",
+])
+def test_it_keys_every_loc_by_its_normal_form_fast_path_or_not(loc):
+    reference = hashlib.blake2b(normal_form(loc).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    assert url_key(loc) == int.from_bytes(reference, "big", signed=True)
