@@ -60,7 +60,8 @@ def main():
                     loads.append(os.getloadavg()[0])
                     results.setdefault((files, name), []).append(outcome)
                     print(f"  {files * 50_000:>9,} URLs  {name:<16} run {run + 1}: {outcome['seconds']:6.2f} s  "
-                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB", flush=True)
+                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB  CPU {outcome['cpu']:.1f} s",
+                          flush=True)
         finally:
             server.terminate()
             server.wait()
@@ -121,12 +122,15 @@ def measure(command, env):
         sys.exit(f"{command[1]} failed with exit status {process.returncode}")
     outcome = json.loads(output.strip().splitlines()[-1])
     outcome["rss_mb"] = usage.ru_maxrss / 1024
+    # CPU seconds of the worker and of its database backend: steadier than wall time on a busy machine.
+    outcome["cpu"] = usage.ru_utime + usage.ru_stime + outcome.get("db_cpu", 0.0)
     return outcome
 
 
 def report(results, contenders, loads):
     print()
-    print(f"{'site':>11}  {'contender':<16} {'median s':>9} {'URLs/s':>10} {'vs USP':>7} {'peak RSS':>9}  runs (s)")
+    print(f"{'site':>11}  {'contender':<16} {'median s':>9} {'URLs/s':>10} {'vs USP':>7} {'peak RSS':>9} "
+          f"{'CPU s':>7}  runs (s)")
     for files in sorted({files for files, _ in results}):
         usp = results.get((files, "usp"))
         usp_median = statistics.median(o["seconds"] for o in usp) if usp else None
@@ -137,8 +141,9 @@ def report(results, contenders, loads):
             ratio = f"{usp_median / median:.1f}x" if usp_median else "-"
             rss = max(o["rss_mb"] for o in outcomes)
             runs = " ".join(f"{o['seconds']:.1f}" for o in outcomes)
+            cpu = statistics.median(o["cpu"] for o in outcomes)
             print(f"{files * 50_000:>11,}  {name:<16} {median:>9.2f} {urls / median:>10,.0f} {ratio:>7} "
-                  f"{rss:>6.0f} MB  {runs}")
+                  f"{rss:>6.0f} MB {cpu:>7.1f}  {runs}")
     print(f"\nload average (1 min) during the run: min {min(loads):.2f}, median {statistics.median(loads):.2f}, "
           f"max {max(loads):.2f} on {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M %Z')}")
 

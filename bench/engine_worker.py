@@ -62,8 +62,24 @@ def main(host):
     print(json.dumps({
         "urls": domain.urls_count, "seconds": seconds, "status": str(status),
         "sitemaps": domain.sitemaps_count, "error": domain.error,
-        "stored": domain.urls.count(), "parse_ahead": parse_ahead,
+        "stored": domain.urls.count(), "parse_ahead": parse_ahead, "db_cpu": database_cpu_seconds(),
     }))
+
+
+def database_cpu_seconds():
+    """CPU seconds the PostgreSQL backend of this connection used (a server on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
