@@ -60,7 +60,8 @@ def main():
                     loads.append(os.getloadavg()[0])
                     results.setdefault((files, name), []).append(outcome)
                     print(f"  {files * 50_000:>9,} URLs  {name:<16} run {run + 1}: {outcome['seconds']:6.2f} s  "
-                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB  CPU {outcome['cpu']:.1f} s",
+                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB  CPU {outcome['cpu']:.1f} s "
+                          f"(database {outcome.get('db_cpu', 0):.1f} s)",
                           flush=True)
         finally:
             server.terminate()
