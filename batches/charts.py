@@ -3,18 +3,13 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count
-from django.db.models.functions import Substr, TruncMonth
 from django.utils.html import escape
 
-from .models import Url
+from .models import LastmodMonth
 
 WIDTH, HEIGHT = 760, 200
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 18, 30
 MAX_MONTH_BARS = 72  # beyond six years a bar per month is too thin to read: draw years
-CACHE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -25,36 +20,9 @@ class Bucket:
 
 
 def lastmod_months(domain):
-    """{first day of month: URL count} for a domain, cached while the domain's rows stay the same.
-
-    This is the one aggregate over a domain's URL rows, so the domain page loads it as a
-    separate image and the result is kept until the domain changes (a rerun moves its counters).
-    """
-    finished = int(domain.finished_at.timestamp()) if domain.finished_at else 0
-    key = f"lastmod-months:{domain.pk}:{domain.urls_count}:{domain.status}:{finished}"
-    months = cache.get(key)
-    if months is None:
-        rows = (
-            Url.objects.filter(domain_id=domain.pk, lastmod__isnull=False)
-            .annotate(month=_month_expression()).order_by().values_list("month").annotate(n=Count("pk"))
-        )
-        months = {_first_day(month): n for month, n in rows}
-        cache.set(key, months, CACHE_SECONDS)
-    return months
-
-
-def _month_expression():
-    if connection.vendor == "sqlite":
-        # SQLite keeps datetimes as UTC text "YYYY-MM-DD HH:MM:SS"; cutting the text is ten times
-        # faster than TruncMonth, which calls back into Python for every row (months are UTC here).
-        return Substr("lastmod", 1, 7)
-    return TruncMonth("lastmod")
-
-
-def _first_day(month):
-    if isinstance(month, str):
-        return date(int(month[:4]), int(month[5:7]), 1)
-    return month.date()
+    """{first day of month (UTC): URL count} for a domain, from the histogram the store keeps
+    as it writes URLs: a few dozen rows to read whatever the domain holds, even while it runs."""
+    return dict(LastmodMonth.objects.filter(domain_id=domain.pk).values_list("month", "urls"))
 
 
 def buckets(months):

@@ -1,87 +1,188 @@
-"""Writing URL chunks fast, counting the new rows (duplicates of a domain's loc are ignored).
+"""Writing a domain's URL rows as fast as the engine parses them, counting exactly the new ones.
 
-Per-object ORM saves are far too slow for millions of URLs, and bulk_create(ignore_conflicts)
-cannot say how many rows were new, which the counters need. Each chunk is sorted by loc first:
-inserts then walk the unique (domain, loc) index in order instead of at random.
+One page is one row: the URL table is unique on (domain, loc_key), loc_key being
+identity.url_key(loc), the same for every spelling of a URL; the row keeps the first spelling
+stored as its loc. A bigint key also keeps the unique index small and cheap to compare.
 
-- PostgreSQL: COPY the chunk into a connection-local staging table, then one
-  INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY is the fastest way in; the INSERT does the
-  de-duplication and its row count is the number of new rows).
-- SQLite (and anything else): one prepared INSERT ... ON CONFLICT DO NOTHING run with
-  executemany, which sqlite3 executes in C.
+How a chunk is stored (DomainStore.insert):
+- The worker de-duplicates it: within the chunk, and against the keys this DomainStore has
+  stored so far (at most MAX_KEYS of them, so memory stays flat on the biggest domains). A domain
+  started fresh (its earlier rows forgotten) has no rows but these, so its new rows are known
+  without asking the database, and go straight into the URL table: COPY on PostgreSQL, one
+  INSERT ... SELECT over a JSON array on SQLite. No staging table, no ON CONFLICT.
+- Past MAX_KEYS, or for a domain that had rows already, one indexed query first asks which of
+  the chunk's other keys the domain has.
+- The unique index stays the guard: a chunk that conflicts all the same (rows the worker could
+  not know about, such as a late write of an earlier attempt) rolls back to its savepoint and is
+  stored again after asking the database.
+- The domain's lastmod month histogram (LastmodMonth) moves by the new rows, in the same
+  transaction, so it is as exact as the rows are.
 """
 
 import json
-from datetime import timezone
+from collections import Counter
+from datetime import date, timezone
+from functools import partial
 from operator import attrgetter
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
-from .models import Url
+from .models import LastmodMonth, Url
+from .retention import delete_in_chunks
+from .sitemaps.identity import url_key
 
-_COLUMNS = "domain_id, sitemap_id, loc, lastmod, changefreq, priority, extras"
-_STAGING = "sitemap_url_staging"
-_by_loc = attrgetter("loc")
+# Keys a DomainStore remembers: about 70 bytes each in a Python set, so 17 MB at most. Past
+# that, each chunk asks the database about the keys it does not know.
+MAX_KEYS = 250_000
+
+_COLUMNS = "domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority, extras"
+_year_month = attrgetter("year", "month")
 
 
 def insert_urls(domain_id, sitemap_id, records):
-    """Insert UrlRecords for one domain; returns how many were new (duplicates are ignored)."""
-    if not records:
-        return 0
-    rows = sorted(records, key=_by_loc)
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(domain_id, sitemap_id, rows)
-    return _insert_executemany(domain_id, sitemap_id, rows)
+    """Store UrlRecords for a domain that may have rows already; returns how many were new."""
+    return DomainStore(domain_id).insert(sitemap_id, records)
 
 
-def _insert_postgresql(domain_id, sitemap_id, rows):
+def forget_urls(domain_id):
+    """Delete a domain's URL rows (in chunks: a domain of millions must not hold one long delete)
+    and its lastmod histogram, before the domain runs again."""
+    delete_in_chunks(Url.objects.filter(domain_id=domain_id))
+    LastmodMonth.objects.filter(domain_id=domain_id).delete()
+
+
+class DomainStore:
+    """Stores one domain's URL chunks for one run; `insert` returns how many rows were new.
+
+    Call it from the worker that has claimed the domain, after forget_urls (or on a domain that
+    never ran): then only the keys this store wrote exist and the fast path applies. Any other
+    state is still stored exactly, only with one more query per chunk.
+    """
+
+    def __init__(self, domain_id):
+        self.domain_id = domain_id
+        self.known = set()  # keys this store has committed for the domain
+        self.complete = None  # whether `known` is every key the domain has (None: not asked yet)
+
+    def insert(self, sitemap_id, records):
+        if not records:
+            return 0
+        # savepoint=False: a plain transaction when called alone, nothing extra inside the caller's
+        with transaction.atomic(savepoint=False):
+            if self.complete is None:
+                self.complete = not Url.objects.filter(domain_id=self.domain_id).exists()
+            rows = self._new_rows(_keyed(records))
+            try:
+                with transaction.atomic():
+                    _write(self.domain_id, sitemap_id, rows)
+            except IntegrityError:
+                self.complete = False
+                rows = _absent(self.domain_id, rows)
+                _write(self.domain_id, sitemap_id, rows)
+            _count_months(self.domain_id, rows)
+            # Only committed keys are known: after a rollback they were never stored.
+            transaction.on_commit(partial(self._remember, [row[0] for row in rows]))
+        return len(rows)
+
+    def _new_rows(self, rows):
+        known = self.known
+        rows = [row for row in rows if row[0] not in known]
+        return rows if self.complete else _absent(self.domain_id, rows)
+
+    def _remember(self, keys):
+        if len(self.known) + len(keys) > MAX_KEYS:
+            self.complete = False  # from now on the database knows more than we do
+            return
+        self.known.update(keys)
+
+
+def _keyed(records):
+    """(key, record) per distinct key, the first spelling of each, in the order the site listed
+    them (ids follow it, and the domain page shows it)."""
+    first = {}
+    for record in records:
+        first.setdefault(url_key(record.loc), record)
+    return list(first.items())
+
+
+def _absent(domain_id, rows):
+    """The rows whose keys the domain does not have in the table (one indexed lookup)."""
+    if not rows:
+        return rows
+    keys = [row[0] for row in rows]
     table = Url._meta.db_table
-    # savepoint=False: a plain transaction when called alone, nothing extra inside the caller's
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # One round trip: a crashed worker's domain is crawled again, so waiting for the WAL
-        # flush buys nothing; the staging table lives as long as the connection, emptied by
-        # ON COMMIT DELETE ROWS after each transaction and by the DELETE within one.
-        cursor.execute(
-            "SET LOCAL synchronous_commit TO OFF; "
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
-            "(loc text, lastmod timestamptz, changefreq text, priority double precision, extras jsonb) "
-            f"ON COMMIT DELETE ROWS; DELETE FROM {_STAGING}"
-        )
-        with cursor.cursor.copy(f"COPY {_STAGING} (loc, lastmod, changefreq, priority, extras) FROM STDIN") as copy:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT loc_key FROM {table} WHERE domain_id = %s AND loc_key = ANY(%s::bigint[])",
+                           [domain_id, keys])
+        else:
+            cursor.execute(f"SELECT loc_key FROM {table} WHERE domain_id = %s "
+                           "AND loc_key IN (SELECT value FROM json_each(%s))", [domain_id, json.dumps(keys)])
+        present = {key for (key,) in cursor.fetchall()}
+    return [row for row in rows if row[0] not in present] if present else rows
+
+
+def _write(domain_id, sitemap_id, rows):
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _copy(domain_id, sitemap_id, rows)
+    else:
+        _insert_select(domain_id, sitemap_id, rows)
+
+
+def _copy(domain_id, sitemap_id, rows):
+    table = Url._meta.db_table
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        # A crashed worker's domain is crawled again, so waiting for the WAL flush buys nothing.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with cursor.cursor.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN") as copy:
             write_row = copy.write_row
-            for record in rows:
+            for key, record in rows:
                 extras = record.extras
-                write_row((record.loc, record.lastmod, record.changefreq, record.priority,
-                           json.dumps(extras) if extras else None))
-        cursor.execute(
-            f"INSERT INTO {table} ({_COLUMNS}) "
-            f"SELECT %s, %s, loc, lastmod, changefreq, priority, extras FROM {_STAGING} "
-            "ON CONFLICT (domain_id, loc) DO NOTHING",
-            [domain_id, sitemap_id],
-        )
-        return max(cursor.rowcount, 0)
+                write_row((domain_id, sitemap_id, record.loc, key, record.lastmod, record.changefreq,
+                           record.priority, json.dumps(extras) if extras else None))
 
 
-# SQLite's page cache and checkpoint interval are raised in settings (init_command): its default
-# 2 MB cache thrashes once the URL indexes outgrow it, and a WAL checkpoint every 1,000 pages runs
-# after nearly every 10,000-URL chunk; together they cost about 40% (bench/engine_vs_usp.py).
-
-
-def _insert_executemany(domain_id, sitemap_id, rows):
+def _insert_select(domain_id, sitemap_id, rows):
+    # One statement over a JSON array instead of executemany: SQLite then inserts the whole
+    # chunk in one call that releases the GIL, so the engine can parse on beside it, and
+    # executemany's per-row binding is gone too.
     table = Url._meta.db_table
     adapt = _datetime_adapter()
-    params = [
-        (domain_id, sitemap_id, record.loc, adapt(record.lastmod) if record.lastmod else None,
-         record.changefreq, record.priority, json.dumps(record.extras) if record.extras else None)
-        for record in rows
-    ]
+    payload = json.dumps([
+        (record.loc, key, adapt(record.lastmod) if record.lastmod else None, record.changefreq,
+         record.priority, json.dumps(record.extras) if record.extras else None)
+        for key, record in rows
+    ])
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (domain_id, loc) DO NOTHING",
+        cursor.execute(
+            f"INSERT INTO {table} ({_COLUMNS}) SELECT %s, %s, value ->> 0, value ->> 1, value ->> 2, "
+            "value ->> 3, value ->> 4, value ->> 5 FROM json_each(%s)",
+            [domain_id, sitemap_id, payload],
+        )
+
+
+def _count_months(domain_id, rows):
+    """Add the new rows to the domain's lastmod histogram (UTC months): one upsert."""
+    months = Counter(_year_month(_utc(record.lastmod)) for _, record in rows if record.lastmod)
+    if not months:
+        return
+    table = LastmodMonth._meta.db_table
+    adapt = connection.ops.adapt_datefield_value
+    params = []
+    for (year, month), count in months.items():
+        params += [domain_id, adapt(date(year, month, 1)), count]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (domain_id, month, urls) VALUES {', '.join(['(%s, %s, %s)'] * len(months))} "
+            f"ON CONFLICT (domain_id, month) DO UPDATE SET urls = {table}.urls + excluded.urls",
             params,
         )
-        return max(cursor.rowcount, 0)
+
+
+def _utc(moment):
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
 def _datetime_adapter():

@@ -24,14 +24,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from .findings import save_findings
-from .models import BATCH_RUNNABLE, Batch, Domain, DomainErrorCode, DomainStatus, SitemapFile, Url
+from .models import BATCH_RUNNABLE, Batch, Domain, DomainErrorCode, DomainStatus, SitemapFile
 from .politeness import DomainGate, host_gate
 from .queue import enqueue_domains, feed_batch
 from .reaper import reap_if_due, this_process
-from .retention import delete_in_chunks
 from .sitemaps import CrawlConfig, CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
 from .sitemaps.audit import SitemapAudit, domain_error_code, sitemap_problem
-from .store import insert_urls
+from .store import DomainStore, forget_urls
 
 log = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
@@ -190,8 +189,7 @@ def forget_previous_run(domain):
     # Every URL row points to a sitemap row of its run, so no sitemap row means a clean slate.
     if not SitemapFile.objects.filter(domain_id=domain.pk).exists():
         return
-    # In chunks: a domain of millions of URLs must not hold one long delete.
-    delete_in_chunks(Url.objects.filter(domain_id=domain.pk))
+    forget_urls(domain.pk)  # in chunks (a domain of millions of URLs), and its lastmod histogram
     SitemapFile.objects.filter(domain_id=domain.pk).delete()
 
 
@@ -254,6 +252,7 @@ class DomainWriter:
         self.domain = domain
         self.attempt = domain.attempts
         self.sitemap_ids = {}
+        self.store = DomainStore(domain.pk)  # knows the keys it wrote: a fresh domain COPYs straight in
         self.status = DomainStatus.RUNNING
         self.lost = False
         self._next_cancel_check = 0.0
@@ -289,7 +288,7 @@ class DomainWriter:
 
     def _store_urls(self, chunk):
         with transaction.atomic():
-            new = insert_urls(self.domain.pk, self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)
+            new = self.store.insert(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)
             self.audit.count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)
             if not self._mine().update(urls_count=F("urls_count") + new, heartbeat_at=timezone.now()):
                 self.lost = True

@@ -9,6 +9,11 @@ runs in a fresh process of its own, in turn, `--repeat` times per site size:
 - postgres: discover + fetch + parse + store, through batches.worker.process_domain
 - sqlite:   the same into an SQLite file
 
+A worker contender may name a variant: `postgres/serial` or `postgres/ahead` forces
+CrawlConfig.parse_ahead off or on (otherwise SITEMAPS_PARSE_AHEAD decides), and
+`postgres@before` runs the worker of another checkout given by `--compare before=PATH` (for
+before/after figures measured side by side, under the same load).
+
 Printed per size: the median seconds, URLs/s, how many times faster than USP, and the peak
 RSS of each worker process (ru_maxrss from wait4), plus the load average seen during the run.
 
@@ -39,12 +44,11 @@ def main():
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/sitemapadmin_bench")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--parse-ahead", choices=("auto", "on", "off"), default="auto",
-                        help="CrawlConfig.parse_ahead; auto: on for PostgreSQL, off for SQLite")
-    parser.add_argument("--lean-schema", action="store_true",
-                        help="what if: drop the URL table's foreign keys and secondary indexes after migrating")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=PATH",
+                        help="another checkout whose worker runs as contender postgres@LABEL / sqlite@LABEL")
     args = parser.parse_args()
     contenders = [name for name in args.contenders.split(",") if name]
+    args.checkouts = dict(item.split("=", 1) for item in args.compare)
     results = {}
     loads = [os.getloadavg()[0]]
     for files in (int(size) for size in args.sizes.split(",")):
@@ -55,8 +59,10 @@ def main():
                     outcome = run_contender(name, args)
                     loads.append(os.getloadavg()[0])
                     results.setdefault((files, name), []).append(outcome)
-                    print(f"  {files * 50_000:>9,} URLs  {name:<8} run {run + 1}: {outcome['seconds']:6.2f} s  "
-                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB", flush=True)
+                    print(f"  {files * 50_000:>9,} URLs  {name:<16} run {run + 1}: {outcome['seconds']:6.2f} s  "
+                          f"{outcome['urls']:,} URLs  peak RSS {outcome['rss_mb']:.0f} MB  CPU {outcome['cpu']:.1f} s "
+                          f"(database {outcome.get('db_cpu', 0):.1f} s)",
+                          flush=True)
         finally:
             server.terminate()
             server.wait()
@@ -78,17 +84,18 @@ def start_site(files, port):
 
 def run_contender(name, args):
     host = f"127.0.0.1:{args.port}"
-    env = dict(os.environ, BENCH_PARSE_AHEAD=args.parse_ahead)
-    if name == "usp":
+    kind, _, mode = name.partition("/")
+    kind, _, label = kind.partition("@")
+    root = Path(args.checkouts[label]) if label else ROOT
+    env = dict(os.environ, BENCH_PARSE_AHEAD={"ahead": "on", "serial": "off"}.get(mode, "settings"))
+    if kind == "usp":
         command = [str(USP_PYTHON), str(ROOT / "bench" / "usp_worker.py"), f"http://{host}/"]
-    elif name == "engine":
-        command = [str(APP_PYTHON), str(ROOT / "bench" / "engine_worker.py"), host, "--no-store"]
+    elif kind == "engine":
+        command = [str(APP_PYTHON), str(root / "bench" / "engine_worker.py"), host, "--no-store"]
     else:
-        env["DATABASE_URL"] = fresh_database(name, args.postgres)
-        subprocess.run([str(APP_PYTHON), str(ROOT / "manage.py"), "migrate", "-v0"], check=True, env=env)
-        if args.lean_schema:
-            lean_schema(name, env["DATABASE_URL"])
-        command = [str(APP_PYTHON), str(ROOT / "bench" / "engine_worker.py"), host]
+        env["DATABASE_URL"] = fresh_database(kind, args.postgres)
+        subprocess.run([str(APP_PYTHON), str(root / "manage.py"), "migrate", "-v0"], check=True, env=env)
+        command = [str(APP_PYTHON), str(root / "bench" / "engine_worker.py"), host]
     return measure(command, env)
 
 
@@ -106,30 +113,6 @@ def fresh_database(name, postgres_url):
     return postgres_url
 
 
-def lean_schema(name, database_url):
-    """Keep only the primary key and the unique (domain, loc) index on the URL table: the
-    measurement behind the schema change proposed for batches/models.py."""
-    if name == "sqlite":
-        import sqlite3
-
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            names = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'batches_url' AND sql IS NOT NULL")]
-            for index in names:
-                conn.execute(f'DROP INDEX "{index}"')
-        return
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for (constraint,) in conn.execute(
-                "SELECT conname FROM pg_constraint WHERE conrelid = 'batches_url'::regclass AND contype = 'f'").fetchall():
-            conn.execute(f'ALTER TABLE batches_url DROP CONSTRAINT "{constraint}"')
-        for (index,) in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'batches_url' "
-                "AND indexname NOT IN ('batches_url_pkey', 'url_unique_loc_per_domain')").fetchall():
-            conn.execute(f'DROP INDEX "{index}"')
-
-
 def measure(command, env):
     """Run one worker; its JSON line plus its peak RSS (the kernel's high-water mark)."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
@@ -140,12 +123,15 @@ def measure(command, env):
         sys.exit(f"{command[1]} failed with exit status {process.returncode}")
     outcome = json.loads(output.strip().splitlines()[-1])
     outcome["rss_mb"] = usage.ru_maxrss / 1024
+    # CPU seconds of the worker and of its database backend: steadier than wall time on a busy machine.
+    outcome["cpu"] = usage.ru_utime + usage.ru_stime + outcome.get("db_cpu", 0.0)
     return outcome
 
 
 def report(results, contenders, loads):
     print()
-    print(f"{'site':>11}  {'contender':<9} {'median s':>9} {'URLs/s':>10} {'vs USP':>7} {'peak RSS':>9}  runs (s)")
+    print(f"{'site':>11}  {'contender':<16} {'median s':>9} {'URLs/s':>10} {'vs USP':>7} {'peak RSS':>9} "
+          f"{'CPU s':>7}  runs (s)")
     for files in sorted({files for files, _ in results}):
         usp = results.get((files, "usp"))
         usp_median = statistics.median(o["seconds"] for o in usp) if usp else None
@@ -156,8 +142,9 @@ def report(results, contenders, loads):
             ratio = f"{usp_median / median:.1f}x" if usp_median else "-"
             rss = max(o["rss_mb"] for o in outcomes)
             runs = " ".join(f"{o['seconds']:.1f}" for o in outcomes)
-            print(f"{files * 50_000:>11,}  {name:<9} {median:>9.2f} {urls / median:>10,.0f} {ratio:>7} "
-                  f"{rss:>6.0f} MB  {runs}")
+            cpu = statistics.median(o["cpu"] for o in outcomes)
+            print(f"{files * 50_000:>11,}  {name:<16} {median:>9.2f} {urls / median:>10,.0f} {ratio:>7} "
+                  f"{rss:>6.0f} MB {cpu:>7.1f}  {runs}")
     print(f"\nload average (1 min) during the run: min {min(loads):.2f}, median {statistics.median(loads):.2f}, "
           f"max {max(loads):.2f} on {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M %Z')}")
 

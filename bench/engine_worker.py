@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,21 +38,17 @@ def main(host):
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.conf import settings
     from django.core.management import call_command
-
-    from dataclasses import replace
-
-    from django.db import connection
 
     from batches import worker as processing
     from batches.models import Batch, Domain
     from batches.worker import process_domain
 
-    # CrawlConfig.parse_ahead pays off on PostgreSQL only (see batches/sitemaps/config.py);
-    # until worker.crawl_config() sets it per database, "auto" does that here.
-    choice = os.environ.get("BENCH_PARSE_AHEAD", "auto")
-    parse_ahead = connection.vendor == "postgresql" if choice == "auto" else choice == "on"
+    # on/off overrides SITEMAPS_PARSE_AHEAD for one run (bench/engine_vs_usp.py's /ahead, /serial).
+    choice = os.environ.get("BENCH_PARSE_AHEAD", "settings")
     configured = processing.crawl_config
+    parse_ahead = settings.SITEMAPS_PARSE_AHEAD if choice == "settings" else choice == "on"
     processing.crawl_config = lambda: replace(configured(), parse_ahead=parse_ahead)
 
     call_command("migrate", verbosity=0)
@@ -65,8 +62,24 @@ def main(host):
     print(json.dumps({
         "urls": domain.urls_count, "seconds": seconds, "status": str(status),
         "sitemaps": domain.sitemaps_count, "error": domain.error,
-        "stored": domain.urls.count(), "parse_ahead": parse_ahead,
+        "stored": domain.urls.count(), "parse_ahead": parse_ahead, "db_cpu": database_cpu_seconds(),
     }))
+
+
+def database_cpu_seconds():
+    """CPU seconds the PostgreSQL backend of this connection used (a server on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

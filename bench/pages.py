@@ -9,6 +9,14 @@ everything but the socket) and prints the median and worst server time and the q
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sitemapadmin_pages .venv/bin/python bench/pages.py
 
 --rebuild drops and rebuilds the batch; --runs sets how many timed requests per page.
+
+Readers during ingest (PostgreSQL; a database of its own is created and dropped): one qcluster
+worker ingests the 1,000,000-URL site of bench/site.py while 50 readers, each on its own
+keep-alive connection to `runserver`, read the batch page and its status JSON in a loop (the
+page polls that JSON every 1.5 s; --think 1.5 reads like that, the default reads flat out).
+Prints p50/p99 per request kind and the errors.
+
+    .venv/bin/python bench/pages.py --readers [--clients 50] [--seconds 60] [--think 0]
 """
 
 import argparse
@@ -92,25 +100,32 @@ def build(user):
 
 
 def _insert_urls(connection, domain, first_sitemap_id, count):
-    """URL n goes to sitemap file first + (n-1) // 10,000 and has a lastmod spread over four years."""
+    """URL n goes to sitemap file first + (n-1) // 10,000 and has a lastmod spread over four years;
+    its key is n (unique in the domain, which is all the pages need), and the lastmod histogram
+    is built as the store would have kept it."""
     if connection.vendor == "postgresql":
         sql = (
-            "INSERT INTO batches_url (domain_id, sitemap_id, loc, lastmod, changefreq, priority) "
-            "SELECT %s, %s + (n - 1) / %s, %s || n, TIMESTAMPTZ '2021-01-01' + (n %% 1461) * INTERVAL '1 day', "
+            "INSERT INTO batches_url (domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority) "
+            "SELECT %s, %s + (n - 1) / %s, %s || n, n, TIMESTAMPTZ '2021-01-01' + (n %% 1461) * INTERVAL '1 day', "
             "'weekly', 0.5 FROM generate_series(1, %s) AS n"
         )
+        month = "date_trunc('month', lastmod AT TIME ZONE 'UTC')::date"
     else:
         sql = (
             "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
-            "INSERT INTO batches_url (domain_id, sitemap_id, loc, lastmod, changefreq, priority) "
-            "SELECT %s, %s + (n - 1) / %s, %s || n, "
+            "INSERT INTO batches_url (domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority) "
+            "SELECT %s, %s + (n - 1) / %s, %s || n, n, "
             "strftime('%%Y-%%m-%%d %%H:%%M:%%S', '2021-01-01', '+' || (n %% 1461) || ' days'), 'weekly', 0.5 FROM seq"
         )
+        month = "strftime('%%Y-%%m-01', lastmod)"
     params = [domain.pk, first_sitemap_id, URLS_PER_SITEMAP, f"{domain.origin}/page/", count]
     if connection.vendor != "postgresql":
         params = [count] + params[:-1]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        cursor.execute(f"INSERT INTO batches_lastmodmonth (domain_id, month, urls) SELECT domain_id, {month}, "
+                       "count(*) FROM batches_url WHERE domain_id = %s AND lastmod IS NOT NULL GROUP BY 1, 2",
+                       [domain.pk])
 
 
 def pages(batch):
@@ -138,7 +153,7 @@ def pages(batch):
         ("domain page, one sitemap (last file)", domain_url, {"sitemap": sitemap.pk}),
         ("domain page, lastmod range", domain_url, {"lastmod_from": "2023-03-01", "lastmod_to": "2023-03-31"}),
         ("domain page, 500 URLs", reverse("domain_detail", args=[batch.pk, small.pk]), {}),
-        ("lastmod chart, 500,000 URLs (cached)", reverse("domain_chart", args=[batch.pk, big.pk]), {}),
+        ("lastmod chart, 500,000 URLs", reverse("domain_chart", args=[batch.pk, big.pk]), {}),
     ]
 
 
@@ -159,22 +174,19 @@ def measure(client, url, params, runs):
     return statistics.median(timings), max(timings), len(queries)
 
 
-def cold_chart_ms(client, batch):
-    from django.core.cache import cache
+def first_chart_ms(client, batch):
+    """The chart's first request (no aggregate kept anywhere), after one other page has warmed the
+    process up (URL resolver, middleware, session)."""
     from django.urls import reverse
 
-    cache.clear()
+    client.get(reverse("batch_list"))
     big = batch.domains.get(position=1)
     started = time.perf_counter()
     client.get(reverse("domain_chart", args=[batch.pk, big.pk]))
     return (time.perf_counter() - started) * 1000
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+def page_timings(args):
     ensure_database()
 
     import django
@@ -200,13 +212,175 @@ def main():
 
     client = Client()
     client.force_login(user)
+    first_chart = first_chart_ms(client, batch)
     print(f"{connection.vendor}: batch {batch.pk}, {batch.domains_total:,} domains, {batch.urls_count:,} URLs; "
           f"{args.runs} requests a page")
     print(f"{'page':44} {'median ms':>10} {'max ms':>8} {'queries':>8}")
     for label, url, params in pages(batch):
         median, worst, queries = measure(client, url, params, args.runs)
         print(f"{label:44} {median:10.1f} {worst:8.1f} {queries:8d}", flush=True)
-    print(f"{'lastmod chart, 500,000 URLs (first, uncached)':44} {cold_chart_ms(client, batch):10.1f}")
+    print(f"{'lastmod chart, 500,000 URLs, first view':44} {first_chart:10.1f}")
+
+
+# --- readers during ingest ---------------------------------------------------------
+def readers_during_ingest(args):
+    """50 readers on the batch page and its status JSON while one worker ingests 1,000,000 URLs."""
+    from common import bench_database
+
+    with bench_database() as database_url:
+        os.environ["DATABASE_URL"] = database_url
+        import django
+
+        django.setup()
+        site = _start_site(args.files, args.site_port)
+        try:
+            _load(args, database_url)
+        finally:
+            site.terminate()
+            site.wait()
+            from django.db import connections
+
+            connections.close_all()
+
+
+def _start_site(files, port):
+    import subprocess
+
+    command = [sys.executable, str(ROOT / "bench" / "site.py"), "serve", "--files", str(files), "--port", str(port)]
+    site = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    if site.stdout.readline().strip() != "ready":
+        site.kill()
+        sys.exit("the benchmark site did not start")
+    return site
+
+
+def _load(args, database_url):
+    import signal
+    import subprocess
+    import threading
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from batches.models import Batch, Domain
+
+    user = get_user_model().objects.create_user("load", password="load-pass-123")
+    session = SessionStore()
+    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: user.get_session_auth_hash()})
+    session.create()
+    env = dict(os.environ, DATABASE_URL=database_url, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_WORKERS="1",
+               SITEMAPS_HOST_DELAY="0", LOG_LEVEL="WARNING")
+    subprocess.run([sys.executable, "manage.py", "import_domains", "-", "--user", "load"], cwd=ROOT, env=env,
+                   input=f"http://127.0.0.1:{args.site_port}\n", text=True, check=True, capture_output=True)
+    batch = Batch.objects.get()
+    web = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{args.web_port}"],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_port(args.web_port)
+    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    started = time.perf_counter()
+    try:
+        while not Domain.objects.filter(batch=batch, urls_count__gt=0).exists():
+            time.sleep(0.1)
+        stored_from = Domain.objects.get(batch=batch).urls_count
+        paths = {"batch page": f"/batches/{batch.pk}/", "status JSON": f"/batches/{batch.pk}/status.json"}
+        timings = {label: [] for label in paths}
+        errors = []
+        stop = time.monotonic() + args.seconds
+        ingesting = lambda: not Batch.objects.filter(pk=batch.pk, finished_at__isnull=False).exists()  # noqa: E731
+
+        def reader():
+            _read(args.web_port, session.session_key, paths, timings, errors, stop, args.think)
+
+        threads = [threading.Thread(target=reader) for _ in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        still_running = ingesting()
+        window = min(args.seconds, time.perf_counter() - started)
+        domain = Domain.objects.get(batch=batch)
+        print(f"readers: {args.clients} for {window:.0f} s (think {args.think} s) while the worker stored "
+              f"{stored_from:,} -> {domain.urls_count:,} URLs ({'still ingesting' if still_running else 'done'})")
+        everything = [t for label in timings for t in timings[label]]
+        for label, values in list(timings.items()) + [("all requests", everything)]:
+            print(f"  {label:<14} {len(values):>6} requests  {_quantiles(values)}")
+        print(f"  errors: {len(errors)} {errors[:5]}")
+        while ingesting() and time.perf_counter() - started < 900:
+            time.sleep(0.5)
+        domain.refresh_from_db()
+        took = time.perf_counter() - started
+        print(f"ingest: {domain.urls_count:,} URLs ({domain.status}) in {took:.1f} s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        web.terminate()
+        cluster.wait(30)
+        web.wait(10)
+
+
+def _read(port, session_key, paths, timings, errors, stop, think):
+    """One reader: the batch page, then its status JSON, again and again (keep-alive)."""
+    import http.client
+
+    headers = {"Cookie": f"sessionid={session_key}"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.monotonic() < stop:
+        for label, path in paths.items():
+            started = time.perf_counter()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors.append(response.status)
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(type(exc).__name__)
+                connection.close()
+            timings[label].append((time.perf_counter() - started) * 1000)
+        if think:
+            time.sleep(think)
+    connection.close()
+
+
+def _quantiles(values):
+    if len(values) < 2:
+        return "-"
+    cuts = statistics.quantiles(values, n=100)
+    return f"p50 {cuts[49]:6.0f} ms  p99 {cuts[98]:6.0f} ms  max {max(values):6.0f} ms"
+
+
+def _wait_for_port(port, timeout=30):
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"nothing listens on port {port}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--readers", action="store_true", help="the readers-during-ingest load test instead")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60, help="how long the readers read, at most")
+    parser.add_argument("--think", type=float, default=0.0, help="pause of each reader between rounds")
+    parser.add_argument("--files", type=int, default=20, help="urlsets of 50,000 URLs on the ingested site")
+    parser.add_argument("--site-port", type=int, default=8781)
+    parser.add_argument("--web-port", type=int, default=8782)
+    args = parser.parse_args()
+    if args.readers:
+        readers_during_ingest(args)
+    else:
+        page_timings(args)
 
 
 if __name__ == "__main__":

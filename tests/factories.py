@@ -2,7 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
-from batches.models import Batch, BatchStatus, Domain, DomainStatus, FoundBy, SitemapFile, SitemapKind, Url
+from batches.models import Batch, BatchStatus, Domain, DomainStatus, FoundBy, SitemapFile, SitemapKind
+from batches.sitemaps import UrlRecord
+from batches.store import insert_urls
 
 T0 = datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -42,11 +44,10 @@ def add_domain(batch, position, host, urls):
     urlset = SitemapFile.objects.create(domain=domain, parent=index, url=f"{origin}/posts.xml",
                                         found_by=FoundBy.INDEX, kind=SitemapKind.URLSET, http_status=200,
                                         bytes=100 * urls, response_ms=40, url_count=urls)
-    Url.objects.bulk_create(
-        Url(domain=domain, sitemap=urlset, loc=f"{origin}/post/{i}", lastmod=month_after(T0, i),
-            changefreq="weekly", priority=0.5)
-        for i in range(urls)
-    )
+    # Through the store, as a worker writes them: keys and the lastmod histogram come along.
+    insert_urls(domain.pk, urlset.pk, [
+        UrlRecord(f"{origin}/post/{i}", month_after(T0, i), "weekly", 0.5) for i in range(urls)
+    ])
     return domain
 
 

@@ -1,21 +1,37 @@
-"""The fast URL insert: exact rows, exact counts of new rows, on SQLite and PostgreSQL alike."""
+"""The URL store: one row per page whatever its spelling, exact counts of new rows, the lastmod
+histogram moved with the rows, on SQLite and PostgreSQL alike."""
 
-from datetime import datetime, timezone
+import hashlib
+import importlib
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from django.db import transaction
+from django.apps import apps
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from batches.models import Batch, Domain, FoundBy, SitemapFile, Url
+from batches import store
+from batches.models import Batch, Domain, FoundBy, LastmodMonth, SitemapFile, Url
 from batches.sitemaps import UrlRecord
-from batches.store import insert_urls
+from batches.sitemaps.identity import normal_form, url_key
+from batches.store import DomainStore, forget_urls, insert_urls
 
 pytestmark = pytest.mark.django_db
+
+MAY = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
+JUNE = datetime(2024, 6, 30, 23, 59, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def domain(owner):
     batch = Batch.objects.create(owner=owner, name="store", domains_total=1)
     return Domain.objects.create(batch=batch, entry="example.com", host="example.com")
+
+
+@pytest.fixture
+def commits(django_capture_on_commit_callbacks):
+    """Run the on-commit callbacks of each `with commits():` block, as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def sitemap(domain, path):
@@ -29,26 +45,40 @@ def stored(domain):
     }
 
 
+def months(domain):
+    return dict(LastmodMonth.objects.filter(domain=domain).values_list("month", "urls"))
+
+
+def pages(*paths):
+    return [UrlRecord(f"https://example.com{path}") for path in paths]
+
+
 def test_it_stores_every_field_and_counts_the_new_rows(domain):
     first = sitemap(domain, "/a.xml")
-    when = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
-    extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co"}]}
+    extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co \\ \t tab"}]}
     records = [
-        UrlRecord("https://example.com/b", when, "daily", 0.8, extras),
+        UrlRecord("https://example.com/b", MAY, "daily", 0.8, extras),
         UrlRecord("https://example.com/a"),
     ]
     assert insert_urls(domain.pk, first.pk, records) == 2
     assert stored(domain) == {
         "https://example.com/a": (first.pk, None, "", None, None),
-        "https://example.com/b": (first.pk, when, "daily", 0.8, extras),
+        "https://example.com/b": (first.pk, MAY, "daily", 0.8, extras),
     }
+    assert set(Url.objects.values_list("loc_key", flat=True)) == {
+        url_key("https://example.com/a"), url_key("https://example.com/b")}
 
 
-def test_a_loc_already_stored_for_the_domain_is_ignored_and_not_counted(domain):
+def test_it_keeps_the_order_the_site_listed_the_urls_in(domain):
+    insert_urls(domain.pk, None, pages("/z", "/a", "/m"))
+    assert list(Url.objects.filter(domain=domain).order_by("pk").values_list("loc", flat=True)) == [
+        "https://example.com/z", "https://example.com/a", "https://example.com/m"]
+
+
+def test_it_ignores_a_loc_already_stored_for_the_domain_and_does_not_count_it(domain):
     first, second = sitemap(domain, "/a.xml"), sitemap(domain, "/b.xml")
-    assert insert_urls(domain.pk, first.pk, [UrlRecord("https://example.com/x"), UrlRecord("https://example.com/y")]) == 2
-    again = [UrlRecord("https://example.com/y", None, "weekly"), UrlRecord("https://example.com/z"),
-             UrlRecord("https://example.com/z")]
+    assert insert_urls(domain.pk, first.pk, pages("/x", "/y")) == 2
+    again = [UrlRecord("https://example.com/y", None, "weekly"), *pages("/z", "/z")]
     assert insert_urls(domain.pk, second.pk, again) == 1
     rows = stored(domain)
     assert set(rows) == {"https://example.com/x", "https://example.com/y", "https://example.com/z"}
@@ -56,21 +86,143 @@ def test_a_loc_already_stored_for_the_domain_is_ignored_and_not_counted(domain):
     assert rows["https://example.com/z"][0] == second.pk
 
 
-def test_the_same_loc_in_another_domain_is_a_new_row(domain, owner):
+def test_it_stores_two_spellings_of_one_url_once_keeping_the_first(domain):
+    spellings = [UrlRecord("HTTPS://Example.COM:443/Page"), UrlRecord("https://example.com/Page"),
+                 UrlRecord("https://EXAMPLE.com/Page")]
+    assert insert_urls(domain.pk, None, spellings[:2]) == 1
+    assert insert_urls(domain.pk, None, spellings[2:]) == 0
+    assert list(Url.objects.values_list("loc", flat=True)) == ["HTTPS://Example.COM:443/Page"]
+    assert insert_urls(domain.pk, None, pages("/page")) == 1  # the path's case is the URL's own
+
+
+def test_it_stores_the_same_loc_in_another_domain_as_a_new_row(domain):
     other = Domain.objects.create(batch=domain.batch, entry="other.com", host="other.com")
-    record = [UrlRecord("https://example.com/shared")]
-    assert insert_urls(domain.pk, None, record) == 1
-    assert insert_urls(other.pk, None, record) == 1
+    assert insert_urls(domain.pk, None, pages("/shared")) == 1
+    assert insert_urls(other.pk, None, pages("/shared")) == 1
 
 
-def test_several_chunks_in_one_transaction_are_counted_separately(domain):
+def test_it_counts_several_chunks_in_one_transaction_separately(domain):
     chunks = [[UrlRecord(f"https://example.com/{n}-{i}") for i in range(300)] for n in range(3)]
+    domain_store = DomainStore(domain.pk)
     with transaction.atomic():
-        counts = [insert_urls(domain.pk, None, chunk) for chunk in chunks]
-        counts.append(insert_urls(domain.pk, None, chunks[0]))
-    assert counts == [300, 300, 300, 0]
-    assert Url.objects.filter(domain=domain).count() == 900
+        counts = [domain_store.insert(None, chunk) for chunk in chunks]
+        counts.append(domain_store.insert(None, chunks[0] + pages("/new")))
+    assert counts == [300, 300, 300, 1]
+    assert Url.objects.filter(domain=domain).count() == 901
 
 
 def test_an_empty_chunk_stores_nothing(domain):
     assert insert_urls(domain.pk, None, []) == 0
+    assert DomainStore(domain.pk).insert(None, []) == 0
+
+
+def test_a_fresh_domain_is_deduplicated_by_the_keys_the_store_wrote(domain, commits):
+    domain_store = DomainStore(domain.pk)
+    with commits():
+        assert domain_store.insert(None, pages("/a", "/b")) == 2
+    assert domain_store.known == {url_key("https://example.com/a"), url_key("https://example.com/b")}
+    with commits(), CaptureQueriesContext(connection) as queries:
+        assert domain_store.insert(None, pages("/a", "/c", "/c")) == 1
+    # No question to the database about /a: the store knows it wrote it.
+    assert [q["sql"] for q in queries if q["sql"].startswith("SELECT")] == []
+    assert sorted(Url.objects.values_list("loc", flat=True)) == [
+        "https://example.com/a", "https://example.com/b", "https://example.com/c"]
+
+
+def test_a_store_on_a_domain_with_rows_asks_the_database_first(domain, commits):
+    insert_urls(domain.pk, None, pages("/old"))
+    domain_store = DomainStore(domain.pk)
+    with commits():
+        assert domain_store.insert(None, pages("/old", "/new")) == 1
+    assert domain_store.complete is False
+    with commits():
+        assert domain_store.insert(None, pages("/old", "/new", "/newer")) == 1
+    assert Url.objects.filter(domain=domain).count() == 3
+
+
+def test_rows_written_behind_the_stores_back_fall_back_to_asking_the_database(domain, commits):
+    domain_store = DomainStore(domain.pk)
+    with commits():
+        assert domain_store.insert(None, pages("/a")) == 1
+    insert_urls(domain.pk, None, pages("/late"))  # a late write of an earlier attempt, say
+    with commits():
+        assert domain_store.insert(None, pages("/late", "/b")) == 1
+    assert domain_store.complete is False
+    assert sorted(Url.objects.values_list("loc", flat=True)) == [
+        "https://example.com/a", "https://example.com/b", "https://example.com/late"]
+
+
+def test_past_its_bound_the_store_stays_exact_by_asking_the_database(domain, commits, monkeypatch):
+    monkeypatch.setattr(store, "MAX_KEYS", 3)
+    domain_store = DomainStore(domain.pk)
+    with commits():
+        assert domain_store.insert(None, pages("/1", "/2")) == 2
+    with commits():
+        assert domain_store.insert(None, pages("/2", "/3", "/4")) == 2
+    assert domain_store.complete is False and len(domain_store.known) == 2
+    with commits():
+        assert domain_store.insert(None, pages("/1", "/3", "/4", "/5")) == 1
+    assert Url.objects.filter(domain=domain).count() == 5
+
+
+def test_keys_of_a_rolled_back_chunk_are_not_remembered(domain, commits):
+    domain_store = DomainStore(domain.pk)
+    with commits():
+        with transaction.atomic():
+            assert domain_store.insert(None, pages("/a")) == 1
+            transaction.set_rollback(True)  # what the worker does when its claim was lost
+    assert domain_store.known == set()
+    with commits():
+        assert domain_store.insert(None, pages("/a")) == 1
+    assert list(Url.objects.values_list("loc", flat=True)) == ["https://example.com/a"]
+
+
+def test_the_lastmod_histogram_counts_each_new_row_by_utc_month(domain):
+    # 2024-06-30 22:00 in UTC-3 is July in UTC: months are UTC months, whatever the site's zone.
+    evening = datetime(2024, 6, 30, 22, 0, tzinfo=timezone(timedelta(hours=-3)))
+    insert_urls(domain.pk, None, [UrlRecord("https://example.com/1", MAY), UrlRecord("https://example.com/2", JUNE),
+                                  UrlRecord("https://example.com/3", JUNE), UrlRecord("https://example.com/4")])
+    insert_urls(domain.pk, None, [UrlRecord("https://example.com/2", MAY), UrlRecord("https://example.com/5", MAY),
+                                  UrlRecord("https://example.com/6", evening)])
+    assert months(domain) == {date(2024, 5, 1): 2, date(2024, 6, 1): 2, date(2024, 7, 1): 1}
+
+
+def test_forgetting_a_domain_removes_its_rows_and_its_histogram_only(domain):
+    other = Domain.objects.create(batch=domain.batch, entry="other.com", host="other.com")
+    insert_urls(domain.pk, None, [UrlRecord("https://example.com/1", MAY)])
+    insert_urls(other.pk, None, [UrlRecord("https://other.com/1", MAY)])
+    forget_urls(domain.pk)
+    assert (Url.objects.filter(domain=domain).count(), months(domain)) == (0, {})
+    assert (Url.objects.filter(domain=other).count(), months(other)) == (1, {date(2024, 5, 1): 1})
+
+
+def test_the_migration_keys_old_rows_and_merges_two_spellings_with_their_counters(domain):
+    migration = importlib.import_module("batches.migrations.0006_store")
+    # Rows as 0004 stored them: unique only by their text, keys not computed yet.
+    for number, (loc, lastmod) in enumerate([("https://example.com/a", MAY), ("HTTPS://EXAMPLE.COM/a", JUNE),
+                                             ("https://example.com/b", JUNE)]):
+        Url.objects.create(domain=domain, loc=loc, loc_key=number, lastmod=lastmod)
+    Domain.objects.filter(pk=domain.pk).update(urls_count=3)
+    Batch.objects.filter(pk=domain.batch_id).update(urls_count=3)
+
+    migration.key_existing_rows(apps, None)
+
+    assert dict(Url.objects.values_list("loc", "loc_key")) == {
+        "https://example.com/a": url_key("https://example.com/a"),
+        "https://example.com/b": url_key("https://example.com/b"),
+    }
+    assert (Domain.objects.get().urls_count, Batch.objects.get().urls_count) == (2, 2)
+    assert months(domain) == {date(2024, 5, 1): 1, date(2024, 6, 1): 1}
+
+
+@pytest.mark.parametrize("loc", [
+    "http://127.0.0.1:8765/products/3/item-12345-987654321.html", "https://example.com/", "https://example.com",
+    "https://example.com:443/a", "http://example.com:80/a", "http://example.com:8080/a?b=c&d=e;f",
+    "https://shop.example.co.uk/p/a-b_c~d!$&'()*+,;=:@x/", "https://example.com/a?", "https://example.com/a#top",
+    "https://Example.com/a", "https://example.com/./a/../b", "https://example.com/.well-known/x",
+    "https://example.com/%7Euser", "https://xn--bcher-kva.example/a", "https://example.com./a",
+    "https://example.com:0443/a", "https://user@example.com/a", "https://example.com/caf\u00e9",
+])
+def test_it_keys_every_loc_by_its_normal_form_fast_path_or_not(loc):
+    reference = hashlib.blake2b(normal_form(loc).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    assert url_key(loc) == int.from_bytes(reference, "big", signed=True)

@@ -230,6 +230,19 @@ def test_the_domain_table_paginates_with_the_batch_counter_as_total(owner_client
     assert "site130.example.com</a>" in second and "site100.example.com</a>" not in second
 
 
+def test_it_pages_queued_domains_by_the_counters_without_counting_them(owner_client, owner,
+                                                                         django_assert_num_queries):
+    big = make_batch(owner, domains=130, urls_per_domain=0, status=BatchStatus.RUNNING)
+    big.domains.filter(position__gt=2).update(status=DomainStatus.QUEUED)
+    big.domains.filter(position=2).update(status=DomainStatus.RUNNING)
+    Batch.objects.filter(pk=big.pk).update(domains_done=1)
+    # session, user, batch, running domains (a handful, on their index), page of domains
+    with django_assert_num_queries(5) as queries:
+        page = page_of(owner_client.get(reverse("batch_detail", args=[big.pk]), {"show": "queued"}))
+    assert not any("status\" = 'queued'" in q["sql"] and "COUNT" in q["sql"] for q in queries.captured_queries)
+    assert "Page 1 of 2" in page and "site3.example.com</a>" in page and "site2.example.com</a>" not in page
+
+
 def test_the_batch_page_runs_a_fixed_number_of_queries_whatever_the_size(owner_client, owner,
                                                                        django_assert_num_queries):
     small = make_batch(owner, domains=2, urls_per_domain=2, failed=1)

@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from batches.models import FoundBy, SitemapFile, SitemapKind, Url
+from batches.sitemaps import UrlRecord
+from batches.store import insert_urls
 from tests.factories import make_batch
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +83,7 @@ def test_a_failed_domain_shows_its_error(owner_client, batch):
 
 
 def test_search_keeps_urls_that_contain_the_text(owner_client, domain):
-    Url.objects.create(domain=domain, loc="https://site1.example.com/About-Us")
+    insert_urls(domain.pk, None, [UrlRecord("https://site1.example.com/About-Us")])
     assert shown_locs(get_page(owner_client, domain, q="post/3")) == ["https://site1.example.com/post/3"]
     assert shown_locs(get_page(owner_client, domain, q="about")) == ["https://site1.example.com/About-Us"]
     page = get_page(owner_client, domain, q="nothing-like-this")
@@ -91,7 +93,7 @@ def test_search_keeps_urls_that_contain_the_text(owner_client, domain):
 def test_urls_filter_by_sitemap_and_lastmod_range(owner_client, domain):
     other = SitemapFile.objects.create(domain=domain, url="https://site1.example.com/pages.xml",
                                        found_by=FoundBy.ROBOTS, kind=SitemapKind.URLSET, url_count=1)
-    Url.objects.create(domain=domain, sitemap=other, loc="https://site1.example.com/contact")
+    insert_urls(domain.pk, other.pk, [UrlRecord("https://site1.example.com/contact")])
     assert shown_locs(get_page(owner_client, domain, sitemap=other.pk)) == ["https://site1.example.com/contact"]
     # lastmods are 2024-01-15, 02-15, 03-15, 04-15, 05-15; both ends are inclusive days.
     in_range = shown_locs(get_page(owner_client, domain, lastmod_from="2024-02-15", lastmod_to="2024-04-15"))
@@ -167,8 +169,7 @@ def test_the_chart_draws_a_bar_per_month_with_its_count(owner_client, domain):
 def test_the_chart_fills_gaps_and_switches_to_years_for_long_spans(owner_client, domain):
     from datetime import datetime, timezone
 
-    Url.objects.create(domain=domain, loc="https://site1.example.com/old",
-                       lastmod=datetime(2010, 6, 1, tzinfo=timezone.utc))
+    insert_urls(domain.pk, None, [UrlRecord("https://site1.example.com/old", datetime(2010, 6, 1, tzinfo=timezone.utc))])
     svg = owner_client.get(reverse("domain_chart", args=[domain.batch_id, domain.pk])).content.decode()
     assert svg.count("<rect") == 15  # 2010 .. 2024
     assert "<title>2010: 1 URLs</title>" in svg and "<title>2015: 0 URLs</title>" in svg

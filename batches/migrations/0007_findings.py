@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('batches', '0005_worker'),
+        ('batches', '0006_store'),
     ]
 
     operations = [
