@@ -56,14 +56,10 @@ class DomainTable:
 
     def tabs(self, batch, running):
         """[(key, label, count)] with the "All" tab first."""
-        counts = {
-            "": batch.domains_total, "failed": batch.domains_failed, "done": batch.domains_done,
-            "cancelled": batch.domains_cancelled, "running": running,
-            "queued": max(batch.domains_total - batch.domains_finished - running, 0),
-        }
+        counts = tab_counts(batch, running)
         return [("", "All", counts[""])] + [(key, label, counts[key]) for key, (label, _) in TABS.items()]
 
-    def paginator(self, batch):
+    def paginator(self, batch, running):
         domains = domains_with_finding(batch, self.finding) if self.finding else batch.domains.all()
         if self.show:
             domains = domains.filter(status=TABS[self.show][1])
@@ -74,11 +70,17 @@ class DomainTable:
         domains = domains.order_by(*SORTS[self.sort][1])
         if self.narrowed:
             return Paginator(domains, DOMAINS_PER_PAGE)
-        known = {"": batch.domains_total, "failed": batch.domains_failed, "done": batch.domains_done,
-                 "cancelled": batch.domains_cancelled}.get(self.show)
-        if known is None:
-            return Paginator(domains, DOMAINS_PER_PAGE)  # running, queued: a COUNT on (batch, status)
-        return CountedPaginator(domains, DOMAINS_PER_PAGE, known)
+        # Every tab's total comes from the counters (queued: what is neither finished nor running),
+        # so paging a million queued domains counts nothing.
+        return CountedPaginator(domains, DOMAINS_PER_PAGE, tab_counts(batch, running)[self.show])
+
+
+def tab_counts(batch, running):
+    return {
+        "": batch.domains_total, "failed": batch.domains_failed, "done": batch.domains_done,
+        "cancelled": batch.domains_cancelled, "running": running,
+        "queued": max(batch.domains_total - batch.domains_finished - running, 0),
+    }
 
 
 def running_count(batch):

@@ -146,9 +146,10 @@ def _header_note(header):
 def batch_detail(request, pk):
     batch = _get_batch_for_user(request, pk)
     table = DomainTable.from_request(request.GET)
+    running = running_count(batch)
     return render(request, "batches/batch_detail.html", {
-        "batch": batch, "page": table.paginator(batch).get_page(request.GET.get("page")), "show": table.show,
-        "table": table, "tabs": table.tabs(batch, running_count(batch)),
+        "batch": batch, "page": table.paginator(batch, running).get_page(request.GET.get("page")),
+        "show": table.show, "table": table, "tabs": table.tabs(batch, running),
         "sorts": [(key, label) for key, (label, _) in SORTS.items()],
         "error_summary": error_code_summary(batch) if batch.domains_failed else [],
         "finding_summary": finding_summary(batch),

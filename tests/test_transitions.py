@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from batches import services
 from batches.entries import parse_text
-from batches.models import Batch, BatchStatus, Domain, DomainStatus, SitemapFile, Url
+from batches.models import Batch, BatchStatus, Domain, DomainStatus, SitemapFile
+from batches.sitemaps import UrlRecord
+from batches.store import insert_urls
 from batches.worker import DomainWriter, claim_domain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,8 +26,8 @@ def finish(domain_id, status, urls=0, sitemaps=0):
     domain = claim_domain(domain_id)
     files = SitemapFile.objects.bulk_create(
         SitemapFile(domain=domain, url=f"https://{domain.host}/s{n}.xml", found_by="robots") for n in range(sitemaps))
-    Url.objects.bulk_create(
-        Url(domain=domain, sitemap=files[0], loc=f"https://{domain.host}/p/{n}") for n in range(urls))
+    if urls:
+        insert_urls(domain.pk, files[0].pk, [UrlRecord(f"https://{domain.host}/p/{n}") for n in range(urls)])
     DomainWriter(domain).finish(status)
 
 
