@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from .discover import home_page_sitemaps, robots_sitemaps, well_known_urls
 from .fetch import Blocked, BodyError, CannotConnect, Fetcher, FetchError
+from .identity import normal_form
 from .parse import Kind, SitemapReader
 from .records import CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk
 
@@ -310,7 +311,26 @@ class _Crawl:
         self.next_key += 1
         job = _Job(self.next_key, url, parent_key, found_by, depth, lastmod)
         self.pending += 1
+        if self._index_lastmod_unchanged(job):
+            # Not fetched at all: the caller keeps the previous run's URLs of this child.
+            self.ready.extend(self._record_outcome(job, SitemapFinished(job.key, unchanged=True)))
+            return
         self.pool.submit(self._fetch_job, job)
+
+    def _index_lastmod_unchanged(self, job):
+        if not (self.config.trust_index_lastmod and job.found_by == "index" and job.lastmod):
+            return False
+        previous = self.config.previous.get(normal_form(job.url))
+        return previous is not None and previous.lastmod == job.lastmod
+
+    def _conditional_headers(self, url):
+        previous = self.config.previous.get(normal_form(url))
+        headers = {}
+        if previous and previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous and previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+        return headers or None
 
     def _find_origin(self):
         """(origin, robots.txt bytes, error): the first candidate origin that answers at all."""
@@ -372,8 +392,9 @@ class _Crawl:
 
     def _fetch(self, job):
         finished = SitemapFinished(job.key)
+        conditional = self._conditional_headers(job.url)
         try:
-            response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline)
+            response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline, conditional)
         except FetchError as exc:
             finished.error = str(exc)
             self._put(_Outcome(job, None if job.is_probe else finished))
@@ -382,7 +403,12 @@ class _Crawl:
             finished.http_status = response.status
             finished.content_type = response.content_type
             finished.response_ms = response.elapsed_ms
-            if not response.ok:
+            finished.etag = response.headers.get("ETag", "")[:200]
+            finished.last_modified = response.headers.get("Last-Modified", "")[:64]
+            if response.status == 304 and conditional:
+                finished.unchanged = True
+                self._put(_Outcome(job, finished))
+            elif not response.ok:
                 finished.error = f"HTTP {response.status}"
                 self._put(_Outcome(job, None if job.is_probe else finished))
             elif not self._claim_final_url(job, response.url):

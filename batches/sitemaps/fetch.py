@@ -83,11 +83,11 @@ class Fetcher:
     def close(self):
         self.session.close()
 
-    def get(self, url, max_bytes, deadline=None):
+    def get(self, url, max_bytes, deadline=None, headers=None):
         """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close."""
         attempt = 0
         while True:
-            response = self._get_once(url, max_bytes, deadline)
+            response = self._get_once(url, max_bytes, deadline, headers)
             if response.status not in RETRY_STATUSES or attempt >= self.config.retries:
                 return response
             delay = self._retry_delay(response, attempt)
@@ -110,14 +110,14 @@ class Fetcher:
             retry_after = self.config.retry_backoff * (2**attempt)
         return min(retry_after, self.config.max_retry_after)
 
-    def _get_once(self, url, max_bytes, deadline):
+    def _get_once(self, url, max_bytes, deadline, headers=None):
         gate = self.config.host_gate
         if gate is None:
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, headers)
         with gate.slot(urlsplit(url).netloc.lower()):
-            return self._request(url, max_bytes, deadline)
+            return self._request(url, max_bytes, deadline, headers)
 
-    def _request(self, url, max_bytes, deadline):
+    def _request(self, url, max_bytes, deadline, headers=None):
         started = time.monotonic()
         request_deadline = started + self.config.request_deadline
         if deadline is not None:
@@ -130,7 +130,7 @@ class Fetcher:
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         try:
             with watching(watch):
-                raw = self.session.get(url, stream=True, timeout=timeout)
+                raw = self.session.get(url, stream=True, timeout=timeout, headers=headers)
         except BlockedAddressError as exc:
             watch.stop()
             raise Blocked(str(exc)) from None
