@@ -66,6 +66,12 @@ DOMAIN_COUNTERS = {
 }
 
 
+class Repeat(models.TextChoices):
+    NEVER = "", "Never"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
 class BatchQuerySet(models.QuerySet):
     def move_to(self, status, **fields):
         """Conditional UPDATE to `status`; returns how many rows were allowed to move."""
@@ -118,6 +124,16 @@ class Batch(models.Model):
         default=0, help_text="Domains up to this position have been handed to the task queue.")
     progressed_at = models.DateTimeField(null=True, blank=True, help_text="When a domain last finished.")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted: hidden, purged in the background.")
+    # Re-runs (reruns.py, changes.py): a re-run is a new batch that points at the one it repeats.
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns",
+                                 help_text="The batch this one runs again.")
+    repeat = models.CharField(max_length=8, choices=Repeat.choices, default=Repeat.NEVER, blank=True,
+                              help_text="Run again on this schedule (each run is a new batch).")
+    next_run_at = models.DateTimeField(null=True, blank=True, help_text="When the schedule runs it again.")
+    urls_added = models.BigIntegerField(default=0, help_text="Since the previous batch.")
+    urls_removed = models.BigIntegerField(default=0, help_text="Since the previous batch.")
+    urls_modified = models.BigIntegerField(default=0, help_text="Since the previous batch: lastmod moved.")
+    sitemaps_unchanged = models.PositiveIntegerField(default=0, help_text="Reused from the previous batch.")
 
     objects = BatchManager()
     all_objects = BatchQuerySet.as_manager()
@@ -204,6 +220,11 @@ class Domain(models.Model):
     sitemaps_failed = models.PositiveIntegerField(default=0)
     urls_count = models.BigIntegerField(default=0)
     urls_skipped = models.BigIntegerField(default=0)
+    # Against the same host in the batch's previous batch (reruns); set when the domain ends.
+    urls_added = models.BigIntegerField(default=0)
+    urls_removed = models.BigIntegerField(default=0)
+    urls_modified = models.BigIntegerField(default=0)
+    sitemaps_unchanged = models.PositiveIntegerField(default=0)
 
     objects = DomainQuerySet.as_manager()
 
@@ -278,12 +299,26 @@ class SitemapFile(models.Model):
     generator = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    etag = models.CharField(max_length=200, blank=True, help_text="Validators sent back on a re-run.")
+    last_modified = models.CharField(max_length=64, blank=True)
+    # A sitemap unchanged since the previous run (304, or an index lastmod that did not move)
+    # stores no URL rows: it reads those of the sitemap row that first stored them, in an
+    # earlier batch. No constraint and no cascade: that row is handed over, not deleted, when
+    # its batch goes (history.hand_over_reused).
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="reused_by",
+        help_text="The earlier sitemap row whose URLs this one reuses.")
 
     class Meta:
         ordering = ["domain_id", "id"]
 
     def __str__(self):
         return self.url
+
+    @property
+    def url_source_id(self):
+        """The sitemap row that holds this sitemap's URL rows."""
+        return self.reused_from_id or self.pk
 
 
 class Url(models.Model):
