@@ -16,6 +16,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import history, reuse
 from .models import BATCH_ACTIVE, DOMAIN_COUNTERS, Batch, Domain, DomainStatus, SitemapFile, Url
 from .politeness import host_gate
 from .retention import delete_in_chunks
@@ -103,7 +104,7 @@ def process_domain(domain_id, feed=True):
 
 
 def _crawl(domain, writer):
-    config = crawl_config()
+    config = writer.previous.crawl_config(crawl_config())  # re-runs: reuse.py
     crawl = crawl_domain(domain.host, config, scheme=domain.scheme)
     try:
         for event in crawl:
@@ -159,6 +160,7 @@ def forget_previous_run(domain):
             Domain.objects.filter(pk=domain.pk).update(
                 sitemaps_count=0, sitemaps_failed=0, urls_count=0, urls_skipped=0)
         domain.sitemaps_count = domain.sitemaps_failed = domain.urls_count = domain.urls_skipped = 0
+    history.hand_over_reused([domain.pk])  # re-runs: a later batch may read these rows
     # In chunks: a domain of millions of URLs must not hold one long delete.
     delete_in_chunks(Url.objects.filter(domain_id=domain.pk))
     SitemapFile.objects.filter(domain_id=domain.pk).delete()
@@ -210,6 +212,7 @@ class DomainWriter:
         self.status = DomainStatus.RUNNING
         self.lost = False
         self._next_cancel_check = 0.0
+        self.previous = reuse.PreviousRun(domain)
 
     def write(self, event):
         if isinstance(event, UrlChunk):
@@ -251,12 +254,17 @@ class DomainWriter:
         # a damaged index that still listed children is not a failed sitemap
         failed = int(bool(event.error) and not event.url_count and event.kind != "index")
         with transaction.atomic():
-            SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key)).update(
+            sitemap = SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key))
+            sitemap.update(
                 kind=event.kind, http_status=event.http_status, content_type=event.content_type[:200],
                 compressed=event.compressed, bytes=event.bytes, response_ms=event.response_ms,
                 url_count=event.url_count, generator=event.generator, error=event.error,
-                fetched_at=timezone.now(),
+                fetched_at=timezone.now(), etag=event.etag, last_modified=event.last_modified,
             )
+            if event.unchanged:  # re-runs: keep the previous run's rows (reuse.py)
+                url = sitemap.values_list("url", flat=True).first()
+                if not self.previous.reuse(self.sitemap_ids.get(event.key), url, event):
+                    sitemap.update(error="unchanged, but the previous run has no rows for it")
             if not self._mine().update(
                 sitemaps_count=F("sitemaps_count") + 1, sitemaps_failed=F("sitemaps_failed") + failed,
                 urls_skipped=F("urls_skipped") + event.skipped, heartbeat_at=timezone.now(),
@@ -284,13 +292,14 @@ class DomainWriter:
             if current is None:
                 self.lost = True
                 return
-            urls = Url.objects.filter(domain_id=self.domain.pk).count()
+            counts = reuse.finish_counts(self.domain, self.previous, status)  # re-runs: reused URLs, changes
+            urls = counts.pop("urls_count")
             sitemaps = SitemapFile.objects.filter(domain_id=self.domain.pk).count()
-            self._mine().move_to(status, urls_count=urls, sitemaps_count=sitemaps, **fields)
+            self._mine().move_to(status, urls_count=urls, sitemaps_count=sitemaps, **counts, **fields)
             counter = DOMAIN_COUNTERS[status]
             Batch.all_objects.filter(pk=self.domain.batch_id).update(
                 urls_count=F("urls_count") + (urls - current.urls_count),
                 sitemaps_count=F("sitemaps_count") + (sitemaps - current.sitemaps_count),
-                progressed_at=timezone.now(), **{counter: F(counter) + 1},
+                progressed_at=timezone.now(), **{counter: F(counter) + 1}, **reuse.batch_deltas(counts, current),
             )
         self.status = status
