@@ -221,10 +221,11 @@ class Domain(models.Model):
     urls_count = models.BigIntegerField(default=0)
     urls_skipped = models.BigIntegerField(default=0)
     # Against the same host in the batch's previous batch (reruns); set when the domain ends.
-    urls_added = models.BigIntegerField(default=0)
-    urls_removed = models.BigIntegerField(default=0)
-    urls_modified = models.BigIntegerField(default=0)
-    sitemaps_unchanged = models.PositiveIntegerField(default=0)
+    # Database defaults: domains are inserted in bulk by raw SQL that names only its columns.
+    urls_added = models.BigIntegerField(default=0, db_default=0)
+    urls_removed = models.BigIntegerField(default=0, db_default=0)
+    urls_modified = models.BigIntegerField(default=0, db_default=0)
+    sitemaps_unchanged = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = DomainQuerySet.as_manager()
 

@@ -1,0 +1,153 @@
+"""What changed between two runs of a domain, or of a batch: URLs added, removed and modified
+(lastmod moved), and which sitemaps appeared, vanished or started failing.
+
+Set-based SQL over the URL table, the same on SQLite and PostgreSQL, streamed through a
+server-side cursor. Rows both runs read from the same stored sitemap (a sitemap reused by the
+later run, history.py) are equal by construction and never read: a re-run where every sitemap
+answered 304 compares nothing at all.
+"""
+
+from datetime import timezone
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from . import history
+from .models import Domain, SitemapFile, SitemapKind, Url
+
+
+class Change:
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+
+
+# The column two runs' rows are matched on. (When the URL table gains loc_key, the normal
+# form's 64-bit key, matching on it makes two spellings of one URL the same page.)
+MATCH = "loc"
+FETCH_SIZE = 2000
+
+
+class _Side:
+    """The rows of one run of a domain, as SQL conditions on a URL table alias."""
+
+    def __init__(self, domain_id):
+        self.domain_id = domain_id
+        self.reused = history.reused_sources(domain_id) if domain_id else {}
+        own = SitemapFile.objects.filter(domain_id=domain_id, reused_from__isnull=True) if domain_id else []
+        self.own_sitemaps = set(own.values_list("pk", flat=True)) if domain_id else set()
+
+    @property
+    def source_sitemaps(self):
+        return self.own_sitemaps | {pk for ids in self.reused.values() for pk in ids}
+
+    def every_row(self, alias):
+        """Every URL row of this run."""
+        if not self.domain_id:
+            return "1 = 0"
+        parts = [f"{alias}.domain_id = {int(self.domain_id)}"]
+        parts += [f"({alias}.domain_id = {int(d)} AND {alias}.sitemap_id IN ({_ints(ids)}))"
+                  for d, ids in self.reused.items()]
+        return "(" + " OR ".join(parts) + ")"
+
+    def rows_not_in(self, common, alias):
+        """This run's rows, except those of the stored sitemaps in `common`."""
+        if not self.domain_id:
+            return "1 = 0"
+        parts = []
+        own_common = self.own_sitemaps & common
+        own = f"{alias}.domain_id = {int(self.domain_id)}"
+        if own_common:
+            own += f" AND ({alias}.sitemap_id IS NULL OR {alias}.sitemap_id NOT IN ({_ints(own_common)}))"
+        parts.append(f"({own})")
+        for d, ids in self.reused.items():
+            if rest := ids - common:
+                parts.append(f"({alias}.domain_id = {int(d)} AND {alias}.sitemap_id IN ({_ints(rest)}))")
+        return "(" + " OR ".join(parts) + ")"
+
+
+def _statements(old_id, new_id):
+    """{change: (SQL, ordered by loc)} comparing two runs of a domain (either id may be None)."""
+    old, new = _Side(old_id), _Side(new_id)
+    common = old.source_sitemaps & new.source_sitemaps
+    table = Url._meta.db_table
+    return {
+        Change.ADDED: f"SELECT n.loc, n.lastmod, NULL FROM {table} n WHERE {new.rows_not_in(common, 'n')} "
+                      f"AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.{MATCH} = n.{MATCH} AND {old.every_row('o')})",
+        Change.REMOVED: f"SELECT o.loc, NULL, o.lastmod FROM {table} o WHERE {old.rows_not_in(common, 'o')} "
+                        f"AND NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{MATCH} = o.{MATCH} "
+                        f"AND {new.every_row('n')})",
+        Change.MODIFIED: f"SELECT n.loc, n.lastmod, o.lastmod FROM {table} n JOIN {table} o ON o.{MATCH} = n.{MATCH} "
+                         f"AND {old.every_row('o')} WHERE {new.rows_not_in(common, 'n')} "
+                         "AND (n.lastmod <> o.lastmod OR (n.lastmod IS NULL) <> (o.lastmod IS NULL))",
+    }
+
+
+def count_domain_changes(old_id, new_id):
+    """(added, removed, modified) between two runs of a domain."""
+    counts = []
+    with connection.cursor() as cursor:
+        for sql in _statements(old_id, new_id).values():
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS changed")
+            counts.append(cursor.fetchone()[0])
+    return tuple(counts)
+
+
+def domain_changes(old_id, new_id, only=None):
+    """Yield (change, loc, lastmod, previous_lastmod) between two runs of a domain: added,
+    then removed, then modified, each by loc. `only` limits it to one kind of change."""
+    for change, sql in _statements(old_id, new_id).items():
+        if only and change != only:
+            continue
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql + " ORDER BY 1")
+            while rows := cursor.fetchmany(FETCH_SIZE):
+                for loc, lastmod, previous_lastmod in rows:
+                    yield change, loc, _as_datetime(lastmod), _as_datetime(previous_lastmod)
+
+
+def matched_domains(batch_id, since_id):
+    """[(host, old domain id or None, new domain id or None)]: the batch's domains in order,
+    each with the same host in `since_id`, then the hosts only `since_id` had."""
+    old = dict(Domain.objects.filter(batch_id=since_id).values_list("host", "pk"))
+    pairs = []
+    for host, pk in Domain.objects.filter(batch_id=batch_id).order_by("position").values_list("host", "pk"):
+        pairs.append((host, old.pop(host, None), pk))
+    gone = Domain.objects.filter(batch_id=since_id, pk__in=old.values()).order_by("position")
+    pairs += [(host, pk, None) for host, pk in gone.values_list("host", "pk")]
+    return pairs
+
+
+def batch_changes(batch_id, since_id, only=None):
+    """Yield (host, change, loc, lastmod, previous_lastmod) for every domain of two batches."""
+    for host, old_id, new_id in matched_domains(batch_id, since_id):
+        for row in domain_changes(old_id, new_id, only):
+            yield (host, *row)
+
+
+def sitemap_changes(old_id, new_id):
+    """{"appeared": [url], "vanished": [url], "started_failing": [url]} between two runs."""
+    def by_url(domain_id):
+        rows = SitemapFile.objects.filter(domain_id=domain_id).values_list("url", "kind", "error", "url_count")
+        return {url: bool(error) and not count and kind != SitemapKind.INDEX for url, kind, error, count in rows}
+
+    old = by_url(old_id) if old_id else {}
+    new = by_url(new_id) if new_id else {}
+    return {
+        "appeared": sorted(set(new) - set(old)),
+        "vanished": sorted(set(old) - set(new)),
+        "started_failing": sorted(url for url, failed in new.items() if failed and old.get(url) is False),
+    }
+
+
+def _as_datetime(value):
+    # Raw SQL: PostgreSQL gives aware datetimes, SQLite naive UTC (as text or datetime).
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _ints(values):
+    return ", ".join(str(int(value)) for value in sorted(values)) or "NULL"
