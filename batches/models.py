@@ -150,6 +150,10 @@ class Batch(models.Model):
         return reverse("batch_detail", args=[self.pk])
 
     @property
+    def repeat_choices(self):
+        return Repeat.choices
+
+    @property
     def domains_finished(self):
         return self.domains_done + self.domains_failed + self.domains_cancelled
 

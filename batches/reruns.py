@@ -12,12 +12,11 @@ batch list shows.
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from .entries import Entry
-from .models import BATCH_ACTIVE, Batch, Repeat
+from .models import BATCH_ACTIVE, Batch, Domain, DomainStatus, Repeat
 from .services import create_batch
 
 SCHEDULE_FUNC = "batches.reruns.run_scheduled"
@@ -30,24 +29,38 @@ class CannotRerun(Exception):
 
 
 def create_rerun(batch_id, enqueue=True):
-    """Create the re-run of a finished batch inside the caller's transaction; returns it."""
+    """Create the re-run of a finished batch inside the caller's transaction; returns it.
+
+    services.create_batch makes the batch (and enqueues its domains on commit); the domains
+    are copied from the earlier batch in the database."""
     batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
     if batch is None:
         raise CannotRerun(f"no batch with id {batch_id}")
     if batch.status in BATCH_ACTIVE:
         raise CannotRerun(f"batch {batch_id} is still running")
-    rerun = create_batch(batch.owner, batch.name, _entries(batch), enqueue=enqueue)
-    Batch.objects.filter(pk=rerun.pk).update(previous=batch)
-    rerun.previous = batch
+    rerun = create_batch(batch.owner, batch.name, [], enqueue=enqueue)
+    total = _copy_domains(batch.pk, rerun.pk)
+    Batch.objects.filter(pk=rerun.pk).update(previous=batch, domains_total=total)
+    rerun.previous, rerun.domains_total = batch, total
     if batch.repeat:
         _carry_schedule(batch, rerun)
     return rerun
 
 
-def _entries(batch):
-    domains = batch.domains.order_by("position").values_list("line_number", "entry", "scheme", "host")
-    for line_number, entry, scheme, host in domains.iterator(chunk_size=10_000):
-        yield Entry(line_number, entry, scheme, host)
+def _copy_domains(from_batch_id, to_batch_id):
+    """Queue the same domains, in the same order, with one INSERT ... SELECT: a million-domain
+    batch re-runs without a round trip per domain (the first tasks go out on commit)."""
+    table = Domain._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (batch_id, position, line_number, entry, host, scheme, origin, status, attempts, "
+            "error, notes, sitemaps_count, sitemaps_failed, urls_count, urls_skipped, urls_added, urls_removed, "
+            "urls_modified, sitemaps_unchanged) "
+            "SELECT %s, position, line_number, entry, host, scheme, '', %s, 0, '', '', 0, 0, 0, 0, 0, 0, 0, 0 "
+            f"FROM {table} WHERE batch_id = %s ORDER BY position",
+            [to_batch_id, DomainStatus.QUEUED.value, from_batch_id],
+        )
+        return cursor.rowcount
 
 
 def latest_in_series(batch):
