@@ -13,6 +13,7 @@ rows never repeat a loc of a reused source: `drop_reused_duplicates` removes the
 from collections import defaultdict
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from .models import SitemapFile, Url
 
@@ -41,6 +42,14 @@ def source_queryset(source):
     domain_id, sitemap_ids = source
     urls = Url.objects.filter(domain_id=domain_id)
     return urls if sitemap_ids is None else urls.filter(sitemap_id__in=sitemap_ids)
+
+
+def urls_of(domain_id):
+    """The domain's URL rows, reused ones included, as one queryset (for pages)."""
+    condition = Q()
+    for domain, sitemap_ids in url_sources(domain_id):
+        condition |= Q(domain_id=domain) if sitemap_ids is None else Q(domain_id=domain, sitemap_id__in=sitemap_ids)
+    return Url.objects.filter(condition)
 
 
 def count_urls(domain_id):

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from . import actions, charts
 from .export import FORMATS, iter_url_rows
 from .forms import NewBatchForm, TokenForm, UrlFilterForm
-from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy, Url
+from .history import urls_of
+from .models import ApiToken, Batch, BatchStatus, Domain, DomainStatus, FoundBy
 from .paging import CountedPaginator, keyset_page
 from .services import create_batch
 
@@ -223,7 +224,7 @@ def domain_detail(request, pk, domain_pk):
 
 
 def _url_page(request, domain, filters):
-    all_urls = Url.objects.filter(domain_id=domain.pk)
+    all_urls = urls_of(domain.pk)  # re-runs: reused sitemaps' rows included (history.py)
     urls = all_urls.only("id", "loc", "lastmod", "changefreq", "priority", "sitemap_id")
     scan = None
     if filters.active:

@@ -91,3 +91,12 @@ def test_running_a_batch_again_while_it_runs_is_refused(owner_client, owner):
     response = owner_client.post(reverse("batch_rerun", args=[batch.pk]), follow=True)
     assert f"batch {batch.pk} is still running." in page_of(response)
     assert not Batch.objects.filter(previous=batch).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_domain_page_of_a_rerun_lists_its_reused_urls_too(two_runs, client, site):
+    _, second, _, _ = two_runs
+    client.force_login(second.owner)
+    page = page_of(client.get(second.domains.get().get_absolute_url()))
+    for path in ("/p1", "/p2", "/n1", "/n2", "/a1", "/a2", "/a4", "/w1"):
+        assert f">{site.url(path)}<" in page
