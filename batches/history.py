@@ -13,7 +13,7 @@ rows never repeat a loc of a reused source: `drop_reused_duplicates` removes the
 from collections import defaultdict
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from .models import SitemapFile, Url
 
@@ -53,8 +53,21 @@ def urls_of(domain_id):
 
 
 def count_urls(domain_id):
-    """How many URLs the domain has, reused ones included."""
-    return sum(source_queryset(source).count() for source in url_sources(domain_id))
+    """How many URLs the domain has, reused ones included. Records each of its own sitemaps'
+    row count (SitemapFile.urls_stored) on the way, so the runs that reuse them need not count."""
+    own = dict(Url.objects.filter(domain_id=domain_id).values_list("sitemap_id").annotate(n=Count("*")).order_by())
+    sitemaps = list(SitemapFile.objects.filter(domain_id=domain_id, reused_from__isnull=True).only("pk"))
+    for sitemap in sitemaps:
+        sitemap.urls_stored = own.get(sitemap.pk, 0)
+    SitemapFile.objects.bulk_update(sitemaps, ["urls_stored"], batch_size=500)
+    total = sum(own.values())
+    for source_domain, sitemap_ids in reused_sources(domain_id).items():
+        stored = dict(SitemapFile.objects.filter(pk__in=sitemap_ids).values_list("pk", "urls_stored"))
+        total += sum(count for count in stored.values() if count is not None)
+        unknown = [pk for pk, count in stored.items() if count is None]
+        if unknown:
+            total += Url.objects.filter(domain_id=source_domain, sitemap_id__in=unknown).count()
+    return total
 
 
 def drop_reused_duplicates(domain_id):
@@ -79,7 +92,7 @@ def hand_over_reused(domain_ids):
     """Before the rows of `domain_ids` are deleted, give every sitemap that later runs reuse
     its URL rows: the earliest reusing sitemap becomes their owner, the others point to it."""
     sources = SitemapFile.objects.filter(domain_id__in=domain_ids, reused_by__isnull=False).distinct()
-    for source in sources.values("pk", "domain_id"):
+    for source in sources.values("pk", "domain_id", "urls_stored"):
         heirs = SitemapFile.objects.filter(reused_from_id=source["pk"]).exclude(domain_id__in=domain_ids)
         heir = heirs.order_by("pk").values("pk", "domain_id").first()
         if heir is None:
@@ -90,7 +103,7 @@ def hand_over_reused(domain_ids):
         _move_in_chunks(rows, heir["domain_id"], heir["pk"])
         with transaction.atomic():
             heirs.exclude(pk=heir["pk"]).update(reused_from_id=heir["pk"])
-            SitemapFile.objects.filter(pk=heir["pk"]).update(reused_from=None)
+            SitemapFile.objects.filter(pk=heir["pk"]).update(reused_from=None, urls_stored=source["urls_stored"])
 
 
 def _move_in_chunks(urls, domain_id, sitemap_id, size=10_000):

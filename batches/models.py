@@ -313,6 +313,9 @@ class SitemapFile(models.Model):
     reused_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="reused_by",
         help_text="The earlier sitemap row whose URLs this one reuses.")
+    # Rows stored for this sitemap (set when its domain ends): a re-run that reuses it adds
+    # this instead of counting a million rows again. None: not known, count them.
+    urls_stored = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["domain_id", "id"]

@@ -67,6 +67,21 @@ def rerun(batch_id, trust_index_lastmod):
     return batch, timer.seconds, growth(before, table_sizes())
 
 
+def time_changes(old_batch_id, new_batch_id):
+    """The change counts again, and the whole export_changes stream, on their own."""
+    from batches.changes import count_domain_changes
+    from batches.changes_export import change_rows
+    from batches.models import Domain
+
+    old, new = (Domain.objects.get(batch_id=pk).pk for pk in (old_batch_id, new_batch_id))
+    with Timer() as counting:
+        counts = count_domain_changes(old, new)
+    with Timer() as streaming:
+        rows = sum(1 for _ in change_rows(new_batch_id, old_batch_id))
+    print(f"change counts {counts} in {counting.seconds:.2f} s; export_changes streamed {rows:,} rows "
+          f"in {streaming.seconds:.2f} s", flush=True)
+
+
 def touch_every_row(batch_id):
     """What a last-seen-batch column would cost a re-run with nothing changed: every row updated."""
     from django.db import connection
@@ -120,6 +135,7 @@ def main(files, port):
         expected = files * 500
         exact = (fourth.urls_added, fourth.urls_removed, fourth.urls_modified) == (expected,) * 3
         print(f"expected {expected:,} of each: {'exact' if exact else 'MISMATCH'}", flush=True)
+        time_changes(third.pk, fourth.pk)
         touch_every_row(first.pk)
     finally:
         site.terminate()
