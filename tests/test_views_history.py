@@ -98,5 +98,7 @@ def test_the_domain_page_of_a_rerun_lists_its_reused_urls_too(two_runs, client, 
     _, second, _, _ = two_runs
     client.force_login(second.owner)
     page = page_of(client.get(second.domains.get().get_absolute_url()))
+    assert (f"Since batch {second.previous_id}: <a href=\"{reverse('batch_changes', args=[second.pk])}\">2 added, "
+            "3 removed, 1 modified</a>; 2 sitemaps unchanged.") in page
     for path in ("/p1", "/p2", "/n1", "/n2", "/a1", "/a2", "/a4", "/w1"):
         assert f">{site.url(path)}<" in page
