@@ -55,15 +55,16 @@ class _Side:
         if not self.domain_id:
             return "1 = 0"
         parts = []
-        own_common = self.own_sitemaps & common
-        own = f"{alias}.domain_id = {int(self.domain_id)}"
-        if own_common:
-            own += f" AND ({alias}.sitemap_id IS NULL OR {alias}.sitemap_id NOT IN ({_ints(own_common)}))"
-        parts.append(f"({own})")
+        # Named positively: when every own sitemap is shared, the domain's rows are not read at
+        # all (the URL table has no sitemap index; a NOT IN would scan them all to find none).
+        # Every stored row names its sitemap; a row without one is only compared beside others.
+        if own_rest := self.own_sitemaps - common:
+            parts.append(f"({alias}.domain_id = {int(self.domain_id)} AND ({alias}.sitemap_id IN ({_ints(own_rest)}) "
+                         f"OR {alias}.sitemap_id IS NULL))")
         for d, ids in self.reused.items():
             if rest := ids - common:
                 parts.append(f"({alias}.domain_id = {int(d)} AND {alias}.sitemap_id IN ({_ints(rest)}))")
-        return "(" + " OR ".join(parts) + ")"
+        return "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
 
 
 def _statements(old_id, new_id):

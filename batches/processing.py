@@ -287,12 +287,14 @@ class DomainWriter:
         fields = {"finished_at": timezone.now(), "error": error, "notes": notes}
         if origin:
             fields["origin"] = origin
+        # Re-runs (reuse.py): reused URLs counted, changes against the previous run; the
+        # change queries can take seconds on a big domain, so outside the locking transaction.
+        counts = reuse.finish_counts(self.domain, self.previous, status)
         with transaction.atomic():
             current = self._mine().select_for_update().first()
             if current is None:
                 self.lost = True
                 return
-            counts = reuse.finish_counts(self.domain, self.previous, status)  # re-runs: reused URLs, changes
             urls = counts.pop("urls_count")
             sitemaps = SitemapFile.objects.filter(domain_id=self.domain.pk).count()
             self._mine().move_to(status, urls_count=urls, sitemaps_count=sitemaps, **counts, **fields)
