@@ -29,59 +29,75 @@ FETCH_SIZE = 2000
 
 
 class _Side:
-    """The rows of one run of a domain, as SQL conditions on a URL table alias."""
+    """The URL rows of one run of a domain, as SELECTs of (loc, lastmod) over the URL table."""
 
     def __init__(self, domain_id):
         self.domain_id = domain_id
         self.reused = history.reused_sources(domain_id) if domain_id else {}
-        own = SitemapFile.objects.filter(domain_id=domain_id, reused_from__isnull=True) if domain_id else []
+        own = SitemapFile.objects.filter(domain_id=domain_id, reused_from__isnull=True) if domain_id else None
         self.own_sitemaps = set(own.values_list("pk", flat=True)) if domain_id else set()
 
     @property
     def source_sitemaps(self):
         return self.own_sitemaps | {pk for ids in self.reused.values() for pk in ids}
 
-    def every_row(self, alias):
-        """Every URL row of this run."""
+    def every_row(self):
+        """Every row of this run (None: no row)."""
         if not self.domain_id:
-            return "1 = 0"
-        parts = [f"{alias}.domain_id = {int(self.domain_id)}"]
-        parts += [f"({alias}.domain_id = {int(d)} AND {alias}.sitemap_id IN ({_ints(ids)}))"
-                  for d, ids in self.reused.items()]
-        return "(" + " OR ".join(parts) + ")"
+            return None
+        selects = [f"SELECT {_COLUMNS} FROM {_TABLE} WHERE domain_id = {int(self.domain_id)}"]
+        selects += [_select(d, ids) for d, ids in self.reused.items()]
+        return " UNION ALL ".join(selects)
 
-    def rows_not_in(self, common, alias):
-        """This run's rows, except those of the stored sitemaps in `common`."""
+    def rows_not_in(self, common):
+        """This run's rows, except those of the stored sitemaps in `common` (None: no row)."""
         if not self.domain_id:
-            return "1 = 0"
-        parts = []
+            return None
+        selects = []
         # Named positively: when every own sitemap is shared, the domain's rows are not read at
-        # all (the URL table has no sitemap index; a NOT IN would scan them all to find none).
+        # all (the URL table has no sitemap index: a NOT IN would scan them all to find none).
         # Every stored row names its sitemap; a row without one is only compared beside others.
         if own_rest := self.own_sitemaps - common:
-            parts.append(f"({alias}.domain_id = {int(self.domain_id)} AND ({alias}.sitemap_id IN ({_ints(own_rest)}) "
-                         f"OR {alias}.sitemap_id IS NULL))")
-        for d, ids in self.reused.items():
-            if rest := ids - common:
-                parts.append(f"({alias}.domain_id = {int(d)} AND {alias}.sitemap_id IN ({_ints(rest)}))")
-        return "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
+            selects.append(f"SELECT {_COLUMNS} FROM {_TABLE} WHERE domain_id = {int(self.domain_id)} "
+                           f"AND (sitemap_id IN ({_ints(own_rest)}) OR sitemap_id IS NULL)")
+        selects += [_select(d, ids - common) for d, ids in self.reused.items() if ids - common]
+        return " UNION ALL ".join(selects) or None
+
+
+_TABLE = Url._meta.db_table
+_COLUMNS = f"{MATCH} AS match_key, loc, lastmod"
+
+
+def _select(domain_id, sitemap_ids):
+    return f"SELECT {_COLUMNS} FROM {_TABLE} WHERE domain_id = {int(domain_id)} AND sitemap_id IN ({_ints(sitemap_ids)})"
 
 
 def _statements(old_id, new_id):
-    """{change: (SQL, ordered by loc)} comparing two runs of a domain (either id may be None)."""
+    """{change: SQL or None (nothing to compare)} between two runs of a domain (either id may be None).
+
+    Each side is a derived table of simple index scans joined on `MATCH`, which PostgreSQL runs
+    as hash (anti) joins and SQLite through an automatic index. Rows of sitemaps both runs read
+    from the same stored rows are left out: they are equal, and a run's rows repeat no loc."""
     old, new = _Side(old_id), _Side(new_id)
     common = old.source_sitemaps & new.source_sitemaps
-    table = Url._meta.db_table
-    return {
-        Change.ADDED: f"SELECT n.loc, n.lastmod, NULL FROM {table} n WHERE {new.rows_not_in(common, 'n')} "
-                      f"AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.{MATCH} = n.{MATCH} AND {old.every_row('o')})",
-        Change.REMOVED: f"SELECT o.loc, NULL, o.lastmod FROM {table} o WHERE {old.rows_not_in(common, 'o')} "
-                        f"AND NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{MATCH} = o.{MATCH} "
-                        f"AND {new.every_row('n')})",
-        Change.MODIFIED: f"SELECT n.loc, n.lastmod, o.lastmod FROM {table} n JOIN {table} o ON o.{MATCH} = n.{MATCH} "
-                         f"AND {old.every_row('o')} WHERE {new.rows_not_in(common, 'n')} "
-                         "AND (n.lastmod <> o.lastmod OR (n.lastmod IS NULL) <> (o.lastmod IS NULL))",
-    }
+    new_rows, old_rows = new.rows_not_in(common), old.rows_not_in(common)
+    every_new, every_old = new.every_row(), old.every_row()
+    statements = dict.fromkeys((Change.ADDED, Change.REMOVED, Change.MODIFIED))
+    if new_rows:
+        statements[Change.ADDED] = _only_left(new_rows, every_old, "n.loc, n.lastmod, NULL")
+    if old_rows:
+        statements[Change.REMOVED] = _only_left(old_rows, every_new, "n.loc, NULL, n.lastmod")
+    if new_rows and every_old:
+        statements[Change.MODIFIED] = (
+            f"SELECT n.loc, n.lastmod, o.lastmod FROM ({new_rows}) n JOIN ({every_old}) o ON o.match_key = n.match_key "
+            "WHERE n.lastmod <> o.lastmod OR (n.lastmod IS NULL) <> (o.lastmod IS NULL)")
+    return statements
+
+
+def _only_left(rows, others, columns):
+    if not others:
+        return f"SELECT {columns} FROM ({rows}) n"
+    return f"SELECT {columns} FROM ({rows}) n LEFT JOIN ({others}) o ON o.match_key = n.match_key WHERE o.match_key IS NULL"
 
 
 def count_domain_changes(old_id, new_id):
@@ -89,6 +105,9 @@ def count_domain_changes(old_id, new_id):
     counts = []
     with connection.cursor() as cursor:
         for sql in _statements(old_id, new_id).values():
+            if sql is None:
+                counts.append(0)
+                continue
             cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS changed")
             counts.append(cursor.fetchone()[0])
     return tuple(counts)
@@ -98,7 +117,7 @@ def domain_changes(old_id, new_id, only=None):
     """Yield (change, loc, lastmod, previous_lastmod) between two runs of a domain: added,
     then removed, then modified, each by loc. `only` limits it to one kind of change."""
     for change, sql in _statements(old_id, new_id).items():
-        if only and change != only:
+        if sql is None or (only and change != only):
             continue
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql + " ORDER BY 1")
