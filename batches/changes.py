@@ -7,6 +7,7 @@ later run, history.py) are equal by construction and never read: a re-run where 
 answered 304 compares nothing at all.
 """
 
+from contextlib import contextmanager
 from datetime import timezone
 
 from django.db import connection
@@ -119,11 +120,28 @@ def domain_changes(old_id, new_id, only=None):
     for change, sql in _statements(old_id, new_id).items():
         if sql is None or (only and change != only):
             continue
-        with connection.chunked_cursor() as cursor:
+        with _planned_for_every_row(), connection.chunked_cursor() as cursor:
             cursor.execute(sql + " ORDER BY 1")
             while rows := cursor.fetchmany(FETCH_SIZE):
                 for loc, lastmod, previous_lastmod in rows:
                     yield change, loc, _as_datetime(lastmod), _as_datetime(previous_lastmod)
+
+
+@contextmanager
+def _planned_for_every_row():
+    """PostgreSQL plans a cursor for its first 10% of rows (cursor_tuple_fraction): a nested
+    loop of index probes, minutes on a million rows where the hash join takes seconds. The
+    stream reads every row, so plan for every row while it runs."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET cursor_tuple_fraction TO 1")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET cursor_tuple_fraction")
 
 
 def matched_domains(batch_id, since_id):
