@@ -81,10 +81,11 @@ def batch_changes(request, pk):
 
 
 def _changed_domains(batch, since, limit=50):
-    """The first domains with a change, with their sitemaps that appeared, vanished or failed."""
-    changed = batch.domains.exclude(urls_added=0, urls_removed=0, urls_modified=0).order_by("position")[:limit]
+    """The first domains with a change, with their sitemaps that appeared, vanished or failed.
+    Their stored counts are against the previous batch: none for another `since`."""
     if since.pk != batch.previous_id:
-        changed = batch.domains.order_by("position")[:limit]
+        return []
+    changed = batch.domains.exclude(urls_added=0, urls_removed=0, urls_modified=0).order_by("position")[:limit]
     previous = dict(Domain.objects.filter(batch=since, host__in=[d.host for d in changed]).values_list("host", "pk"))
     for domain in changed:
         domain.sitemap_changes = sitemap_changes(previous.get(domain.host), domain.pk)
