@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import schedules, services
 from .logins import ThrottledAdminAuthenticationForm
 from .models import ApiToken, Batch, Domain, Finding, FindingCode, HostSlot, SitemapFile, Url
 
@@ -78,10 +78,12 @@ class BatchAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     readonly_fields = ("status", "created_at", "started_at", "finished_at", "domains_total", "domains_done",
                        "domains_failed", "domains_cancelled", "sitemaps_count", "urls_count", "rows")
-    fields = ("name", "owner", "rows") + readonly_fields[:-1]
+    history_fields = ("previous", "next_run_at", "urls_added", "urls_removed", "urls_modified", "sitemaps_unchanged")
+    fields = ("name", "owner", "repeat", "rows") + readonly_fields[:-1] + history_fields
+    readonly_fields += history_fields
     raw_id_fields = ("owner",)
     readonly_fields = ("owner",) + readonly_fields
-    actions = ("retry_failed_domains", "cancel_batches")
+    actions = ("retry_failed_domains", "cancel_batches", "rerun_batches")
 
     class Media:
         css = {"all": ["batches/admin.css"]}
@@ -140,6 +142,26 @@ class BatchAdmin(admin.ModelAdmin):
         with transaction.atomic():
             queued = sum(services.retry_failed(pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{queued} failed domain{pluralize(queued)} queued again.", messages.SUCCESS)
+
+    def save_model(self, request, batch, form, change):
+        super().save_model(request, batch, form, change)
+        if "repeat" in form.changed_data:  # the django-q2 schedule follows the field (schedules.py)
+            with transaction.atomic():
+                schedules.set_repeat(batch.pk, batch.repeat)
+
+    @admin.action(description="Run the selected batches again (each as a new batch)")
+    def rerun_batches(self, request, queryset):
+        created, refused = [], []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                with transaction.atomic():
+                    created.append(services.rerun_batch(pk).pk)
+            except services.CannotRerun as exc:
+                refused.append(str(exc))
+        if created:
+            self.message_user(request, f"New batches: {', '.join(map(str, created))}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
 
     @admin.action(description="Cancel the selected batches")
     def cancel_batches(self, request, queryset):

@@ -226,17 +226,18 @@ def _delete_batch(request, pk):
 BATCH_ACTIONS = {
     "cancel": (services.cancel_batch, "cancelled", "the batch has already finished"),
     "retry": (services.retry_failed, "queued", "no failed or cancelled domain to retry, or the batch is still running"),
-    "rerun": (services.rerun_batch, "queued", "the batch is still running"),
 }
 
 
 @api_view(["POST"])
 def batch_action(request, pk, action):
-    """POST /api/batches/<id>/cancel/, /retry/ or /rerun/: the batch's summary after the act,
-    or 409 when there was nothing to do."""
+    """POST /api/batches/<id>/cancel/ or /retry/: the batch's summary after the act, or 409
+    when there was nothing to do. /rerun/: 201 with the new batch that runs it again."""
     found, problem = _visible_batch(request, pk, "change")
     if problem:
         return problem
+    if action == "rerun":
+        return _rerun(request, found)
     run, key, nothing = BATCH_ACTIONS[action]
     with transaction.atomic():
         result = run(found.pk)
@@ -245,6 +246,29 @@ def batch_action(request, pk, action):
     body = _with_links(request, batch_summary(Batch.objects.get(pk=found.pk)))
     body[key] = result
     return JsonResponse(body)
+
+
+def _rerun(request, batch):
+    try:
+        with transaction.atomic():
+            created = services.rerun_batch(batch.pk)
+    except services.CannotRerun as exc:
+        return _error(409, str(exc))
+    body = _with_links(request, history_summary(Batch.objects.get(pk=created.pk)))
+    body["changes_url"] = request.build_absolute_uri(reverse("api_batch_changes", args=[created.pk]))
+    response = JsonResponse(body, status=201)
+    response["Location"] = body["status_url"]
+    return response
+
+
+def history_summary(batch):
+    """A batch's summary with its place in a series of re-runs and what changed since the previous."""
+    return batch_summary(batch) | {
+        "previous_batch_id": batch.previous_id, "repeat": batch.repeat or None,
+        "next_run_at": batch.next_run_at.isoformat() if batch.next_run_at else None,
+        "urls_added": batch.urls_added, "urls_removed": batch.urls_removed, "urls_modified": batch.urls_modified,
+        "sitemaps_unchanged": batch.sitemaps_unchanged,
+    }
 
 
 def _domain_state(request, batch_id, row):

@@ -10,7 +10,8 @@ import csv
 import io
 import json
 
-from .models import Domain, Finding, Url
+from .history import source_queryset, url_sources
+from .models import Domain, Finding
 
 COLUMNS = ("domain", "sitemap_url", "loc", "lastmod", "changefreq", "priority", "extras")
 DOMAIN_COLUMNS = ("domain", "status", "origin", "sitemaps", "sitemaps_failed", "urls", "error_code", "error", "findings")
@@ -22,20 +23,25 @@ def iter_url_rows(batch_id):
     """Yield one dict per stored URL, domain by domain, keyset-paginated (no OFFSET scans)."""
     domains = Domain.objects.filter(batch_id=batch_id).order_by("position").values_list("pk", "host")
     for domain_id, host in domains.iterator(chunk_size=1000):
-        last_id = 0
-        while True:
-            page = list(
-                Url.objects.filter(domain_id=domain_id, pk__gt=last_id)
-                .order_by("pk")
-                .values_list("pk", "sitemap__url", "loc", "lastmod", "changefreq", "priority", "extras")[:PAGE_SIZE]
-            )
-            for pk, sitemap_url, loc, lastmod, changefreq, priority, extras in page:
-                yield {"domain": host, "sitemap_url": sitemap_url or "", "loc": loc,
-                       "lastmod": lastmod.isoformat() if lastmod else None, "changefreq": changefreq,
-                       "priority": priority, "extras": extras or None}
-            if len(page) < PAGE_SIZE:
-                break
-            last_id = page[-1][0]
+        for source in url_sources(domain_id):  # re-runs: reused sitemaps' rows live elsewhere
+            yield from _source_rows(host, source_queryset(source))
+
+
+def _source_rows(host, urls):
+    last_id = 0
+    while True:
+        page = list(
+            urls.filter(pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", "sitemap__url", "loc", "lastmod", "changefreq", "priority", "extras")[:PAGE_SIZE]
+        )
+        for pk, sitemap_url, loc, lastmod, changefreq, priority, extras in page:
+            yield {"domain": host, "sitemap_url": sitemap_url or "", "loc": loc,
+                   "lastmod": lastmod.isoformat() if lastmod else None, "changefreq": changefreq,
+                   "priority": priority, "extras": extras or None}
+        if len(page) < PAGE_SIZE:
+            break
+        last_id = page[-1][0]
 
 
 def iter_domain_rows(batch_id):

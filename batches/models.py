@@ -72,6 +72,12 @@ DOMAIN_COUNTERS = {
 }
 
 
+class Repeat(models.TextChoices):
+    NEVER = "", "Never"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
 class BatchQuerySet(models.QuerySet):
     def move_to(self, status, **fields):
         """Conditional UPDATE to `status`; returns how many rows were allowed to move."""
@@ -141,27 +147,35 @@ class DomainQuerySet(models.QuerySet):
                 Batch.all_objects.filter(pk=total["batch_id"]).update(**changes)
         return moved
 
-    def finish(self, status, **fields):
+    def finish(self, status, counts=None, **fields):
         """End the run these conditions select (one row) as `status`; returns 1 when it moved.
 
         The domain's URL and sitemap counters are recounted from its rows, so they are exact
         even when a commit's outcome was lost to a database outage and a write was repeated;
         the batch's counters move by the same amounts, and the batch ends with its last domain.
+        `counts`, when given, are counters the caller counted (before this locking transaction:
+        they may take seconds): `urls_count` then replaces the recount (a re-run's reused URLs
+        are not rows of its own: reuse.finish_counts), and every other one is set on the domain
+        with the batch's moving by the difference.
         """
+        counts = dict(counts or {})
         with transaction.atomic():
             current = self.filter(status=DomainStatus.RUNNING).select_for_update().first()
             if current is None:
                 return 0
-            urls = Url.objects.filter(domain_id=current.pk).count()
+            urls = counts.pop("urls_count", None)
+            if urls is None:
+                urls = Url.objects.filter(domain_id=current.pk).count()
             sitemaps = SitemapFile.objects.filter(domain_id=current.pk).count()
             now = timezone.now()
             Domain.objects.filter(pk=current.pk).move_to(
-                status, urls_count=urls, sitemaps_count=sitemaps, finished_at=now, **fields)
+                status, urls_count=urls, sitemaps_count=sitemaps, finished_at=now, **counts, **fields)
             counter = DOMAIN_COUNTERS[status]
+            moved = {name: F(name) + (value - getattr(current, name)) for name, value in counts.items()}
             Batch.all_objects.filter(pk=current.batch_id).update(
                 urls_count=F("urls_count") + (urls - current.urls_count),
                 sitemaps_count=F("sitemaps_count") + (sitemaps - current.sitemaps_count),
-                progressed_at=now, **{counter: F(counter) + 1},
+                progressed_at=now, **{counter: F(counter) + 1}, **moved,
             )
         Batch.finish_if_complete(current.batch_id)
         return 1
@@ -204,6 +218,16 @@ class Batch(models.Model):
     # [line number, reason, text], and how many more there were.
     skipped_lines = models.JSONField(default=list, blank=True)
     skipped_lines_more = models.PositiveIntegerField(default=0)
+    # Re-runs (reruns.py, changes.py): a re-run is a new batch that points at the one it repeats.
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns",
+                                 help_text="The batch this one runs again.")
+    repeat = models.CharField(max_length=8, choices=Repeat.choices, default=Repeat.NEVER, blank=True,
+                              help_text="Run again on this schedule (each run is a new batch).")
+    next_run_at = models.DateTimeField(null=True, blank=True, help_text="When the schedule runs it again.")
+    urls_added = models.BigIntegerField(default=0, help_text="Since the previous batch.")
+    urls_removed = models.BigIntegerField(default=0, help_text="Since the previous batch.")
+    urls_modified = models.BigIntegerField(default=0, help_text="Since the previous batch: lastmod moved.")
+    sitemaps_unchanged = models.PositiveIntegerField(default=0, help_text="Reused from the previous batch.")
 
     objects = BatchManager()
     all_objects = BatchQuerySet.as_manager()
@@ -218,6 +242,10 @@ class Batch(models.Model):
 
     def get_absolute_url(self):
         return reverse("batch_detail", args=[self.pk])
+
+    @property
+    def repeat_choices(self):
+        return Repeat.choices
 
     @property
     def domains_finished(self):
@@ -357,6 +385,12 @@ class Domain(models.Model):
     findings_count = models.PositiveIntegerField(default=0, db_default=0)
     robots_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="robots.txt's HTTP status.")
     robots_bytes = models.PositiveIntegerField(default=0, db_default=0)
+    # Against the same host in the batch's previous batch (reruns); set when the domain ends.
+    # Database defaults: domains are inserted in bulk by raw SQL that names only its columns.
+    urls_added = models.BigIntegerField(default=0, db_default=0)
+    urls_removed = models.BigIntegerField(default=0, db_default=0)
+    urls_modified = models.BigIntegerField(default=0, db_default=0)
+    sitemaps_unchanged = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = DomainQuerySet.as_manager()
 
@@ -434,12 +468,29 @@ class SitemapFile(models.Model):
     error = models.TextField(blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True, help_text="Why it could not be (fully) read.")
+    etag = models.CharField(max_length=200, blank=True, help_text="Validators sent back on a re-run.")
+    last_modified = models.CharField(max_length=64, blank=True)
+    # A sitemap unchanged since the previous run (304, or an index lastmod that did not move)
+    # stores no URL rows: it reads those of the sitemap row that first stored them, in an
+    # earlier batch. No constraint and no cascade: that row is handed over, not deleted, when
+    # its batch goes (history.hand_over_reused).
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="reused_by",
+        help_text="The earlier sitemap row whose URLs this one reuses.")
+    # Rows stored for this sitemap (set when its domain ends): a re-run that reuses it adds
+    # this instead of counting a million rows again. None: not known, count them.
+    urls_stored = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["domain_id", "id"]
 
     def __str__(self):
         return self.url
+
+    @property
+    def url_source_id(self):
+        """The sitemap row that holds this sitemap's URL rows."""
+        return self.reused_from_id or self.pk
 
 
 class FindingCode(models.TextChoices):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import Failure
 
+from .history import hand_over_reused
 from .models import Batch, Domain, DomainStatus, SitemapFile, Url
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def purge_batch(batch_id):
     deleted = 0
     domains = Domain.objects.filter(batch_id=batch_id).order_by("pk").values_list("pk", flat=True)
     while ids := list(domains[:DOMAIN_CHUNK]):
+        hand_over_reused(ids)  # re-runs of this batch keep reading these rows
         deleted += delete_in_chunks(Url.objects.filter(domain_id__in=ids))
         # Through the ORM: it also clears anything a late writer added meanwhile.
         SitemapFile.objects.filter(domain_id__in=ids).delete()

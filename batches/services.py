@@ -1,4 +1,4 @@
-"""What people do to batches: create, cancel, retry the failed domains, run again, delete.
+"""What people do to batches: create, cancel, retry the failed domains, run again (as a new batch), delete.
 
 The one path used by the web form, the JSON API, the admin and the commands. Each function runs
 inside the caller's transaction (`with transaction.atomic(): create_batch(...)`) and hands work
@@ -13,8 +13,9 @@ import threading
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Batch, Domain, DomainStatus
+from .models import BATCH_ACTIVE, Batch, Domain, DomainStatus
 from .queue import enqueue_batch, enqueue_purge
+from .schedules import carry_schedule
 
 INSERT_CHUNK = 50_000
 _DOMAIN_DEFAULTS = {
@@ -144,13 +145,41 @@ def retry_failed(batch_id):
     return _enqueue_on_commit(batch_id, batch.requeue(failed, attempts=0))
 
 
-def rerun_batch(batch_id):
-    """Process every domain of a finished batch again from scratch; returns how many."""
-    batch = Batch.objects.get(pk=batch_id)
-    requeued = batch.requeue(Domain.objects.filter(batch_id=batch_id), attempts=0)
-    if requeued:
-        Batch.objects.filter(pk=batch_id).update(started_at=None)  # a new run: a new duration
-    return _enqueue_on_commit(batch_id, requeued)
+class CannotRerun(Exception):
+    """Why a batch cannot run again now; the message is shown to people."""
+
+
+def rerun_batch(batch_id, enqueue=True):
+    """Run a finished batch again as a new batch linked to it (its `previous`), with the same
+    domains in the same order; the earlier batch and its URLs stay as they were. Returns the
+    new batch; raises CannotRerun. The domains are copied in the database, in one statement."""
+    batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
+    if batch is None:
+        raise CannotRerun(f"no batch with id {batch_id}")
+    if batch.status in BATCH_ACTIVE:
+        raise CannotRerun(f"batch {batch_id} is still running")
+    rerun = create_batch(batch.owner, batch.name, [], enqueue=enqueue)
+    total = _copy_batch_domains(batch.pk, rerun.pk)
+    Batch.objects.filter(pk=rerun.pk).update(previous=batch, domains_total=total)
+    rerun.previous, rerun.domains_total = batch, total
+    if batch.repeat:
+        carry_schedule(batch, rerun)
+    return rerun
+
+
+def _copy_batch_domains(from_batch_id, to_batch_id):
+    """Queue the same domains, in the same order, with one INSERT ... SELECT: a million-domain
+    batch re-runs without a round trip per domain (the first tasks go out on commit). Columns
+    not named here take their database defaults."""
+    table = Domain._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (batch_id, position, line_number, entry, host, scheme, {', '.join(_DOMAIN_DEFAULTS)}) "
+            f"SELECT %s, position, line_number, entry, host, scheme, {', '.join(['%s'] * len(_DOMAIN_DEFAULTS))} "
+            f"FROM {table} WHERE batch_id = %s ORDER BY position",
+            [to_batch_id, *_DOMAIN_DEFAULTS.values(), from_batch_id],
+        )
+        return cursor.rowcount
 
 
 def _enqueue_on_commit(batch_id, requeued):

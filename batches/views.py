@@ -28,7 +28,8 @@ from .domain_table import SORTS, DomainTable, running_count
 from .export import CONTENT_TYPES, FORMATS, export_lines
 from .findings import error_code_summary, finding_summary
 from .forms import NewBatchForm, TokenForm, UrlFilterForm
-from .models import ApiToken, Batch, BatchStatus, Domain, FoundBy, Url
+from .history import urls_of
+from .models import ApiToken, Batch, BatchStatus, Domain, FoundBy
 from .paging import CountedPaginator, keyset_page
 from .services import create_batch
 from .uploads import MAX_UPLOAD_BYTES, CappedUploadHandler
@@ -193,8 +194,7 @@ BATCH_ACTIONS = {
                "The batch had already finished."),
     "retry": (services.retry_failed, "{n:,} failed or cancelled domain{s} queued again.",
               "No failed domain to retry, or the batch is still running."),
-    "rerun": (services.rerun_batch, "Running the batch again ({n:,} domain{s}).", "The batch is still running."),
-}
+}  # running again makes a new batch: views_history.batch_rerun
 
 
 @login_required
@@ -277,7 +277,7 @@ LAST_ID = 2**63 - 1
 
 def _url_page(request, domain, filters, order):
     """(page, match count): the count when a filter is set and counting it is bounded, else None."""
-    all_urls = Url.objects.filter(domain_id=domain.pk)
+    all_urls = urls_of(domain.pk)  # re-runs: reused sitemaps' rows included (history.py)
     urls = all_urls.only("id", "loc", "lastmod", "changefreq", "priority", "sitemap_id")
     if filters.active:
         urls = _filter_urls(urls, filters.cleaned_data)

@@ -23,6 +23,7 @@ from django.db import DatabaseError, IntegrityError, connection, connections, tr
 from django.db.models import F
 from django.utils import timezone
 
+from . import history, reuse
 from .findings import save_findings
 from .models import BATCH_RUNNABLE, Batch, Domain, DomainErrorCode, DomainStatus, SitemapFile
 from .politeness import DomainGate, host_gate
@@ -104,7 +105,7 @@ def process_domain(domain_id, feed=True):
         return "not claimed"
     writer = DomainWriter(domain)
     shared = crawl_config()
-    config = domain_config(shared, domain)
+    config = writer.previous.crawl_config(domain_config(shared, domain))  # re-runs: reuse.py
     with Heartbeat([domain]):
         try:
             with_db_retry(forget_previous_run, domain)
@@ -189,6 +190,7 @@ def forget_previous_run(domain):
     # Every URL row points to a sitemap row of its run, so no sitemap row means a clean slate.
     if not SitemapFile.objects.filter(domain_id=domain.pk).exists():
         return
+    history.hand_over_reused([domain.pk])  # re-runs: a later batch may read these rows
     forget_urls(domain.pk)  # in chunks (a domain of millions of URLs), and its lastmod histogram
     SitemapFile.objects.filter(domain_id=domain.pk).delete()
 
@@ -257,6 +259,7 @@ class DomainWriter:
         self.lost = False
         self._next_cancel_check = 0.0
         self.audit = SitemapAudit(domain.host)  # findings, computed while crawling
+        self.previous = reuse.PreviousRun(domain)  # re-runs: what the previous batch stored
 
     def write(self, event):
         self.audit.observe(event)
@@ -300,12 +303,18 @@ class DomainWriter:
         # a damaged index that still listed children is not a failed sitemap
         failed = int(bool(event.error) and not event.url_count and event.kind != "index")
         with transaction.atomic():
-            SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key)).update(
+            sitemap = SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key))
+            sitemap.update(
                 kind=event.kind, http_status=event.http_status, content_type=event.content_type[:200],
                 compressed=event.compressed, bytes=event.bytes, response_ms=event.response_ms,
                 url_count=event.url_count, generator=event.generator, error=event.error,
                 fetched_at=timezone.now(), error_code=sitemap_problem(event),
+                etag=event.etag[:200], last_modified=event.last_modified[:64],
             )
+            if event.unchanged:  # re-runs: keep the previous run's rows (reuse.py)
+                url = sitemap.values_list("url", flat=True).first()
+                if not self.previous.reuse(self.sitemap_ids.get(event.key), url, event):
+                    sitemap.update(error="unchanged, but the previous run has no rows for it")
             if not self._mine().update(
                 sitemaps_count=F("sitemaps_count") + 1, sitemaps_failed=F("sitemaps_failed") + failed,
                 urls_skipped=F("urls_skipped") + event.skipped, heartbeat_at=timezone.now(),
@@ -335,7 +344,13 @@ class DomainWriter:
         fields["error_code"] = error_code or (DomainErrorCode.INTERNAL if status == DomainStatus.FAILED else "")
         if origin:
             fields["origin"] = origin
-        if not self._mine().finish(status, **fields):
+        if not self._mine().exists():
+            self.lost = True
+            return
+        # Re-runs (reuse.py): reused URLs counted, changes against the previous run; the
+        # change queries can take seconds on a big domain, so outside the locking transaction.
+        counts = reuse.finish_counts(self.domain, self.previous, status)
+        if not self._mine().finish(status, counts=counts, **fields):
             self.lost = True
             return
         self.status = status
@@ -354,7 +369,7 @@ class Run:
     def __init__(self, domain, config):
         self.domain = domain
         self.writer = DomainWriter(domain)
-        self.config = config
+        self.config = self.writer.previous.crawl_config(config)  # re-runs: reuse.py
         self.stop_reason = ""  # "cancelled", "lost" or "stopping": the crawl thread stops
         self.error = ""
 

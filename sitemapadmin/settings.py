@@ -220,6 +220,9 @@ SITEMAPS_MAX_RETRY_AFTER = env_float("SITEMAPS_MAX_RETRY_AFTER", 30.0)
 SITEMAPS_MAX_HOME_PAGE_BYTES = env_int("SITEMAPS_MAX_HOME_PAGE_BYTES", 512 * 1024)
 SITEMAPS_CHUNK_SIZE = env_int("SITEMAPS_CHUNK_SIZE", 10_000)
 SITEMAPS_PROBE_WELL_KNOWN = env_bool("SITEMAPS_PROBE_WELL_KNOWN", True)
+# Re-runs: an index child whose <lastmod> did not move since the previous run is not downloaded;
+# its previous URLs are kept (turn off for sites whose index lastmod cannot be trusted).
+SITEMAPS_TRUST_INDEX_LASTMOD = env_bool("SITEMAPS_TRUST_INDEX_LASTMOD", True)
 # Non-public addresses an operator trusts (an intranet server), comma-separated.
 SITEMAPS_ALLOWED_ADDRESSES = tuple(a.strip() for a in os.environ.get("SITEMAPS_ALLOWED_ADDRESSES", "").split(",") if a.strip())
 # Parse on a second thread while the worker stores a chunk (the database's work then runs beside

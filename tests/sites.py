@@ -35,6 +35,7 @@ class FixtureSite:
         self.routes = {}
         self.default = None  # a Route answered for every path not in `routes` (a catch-all site)
         self.hits = Counter()
+        self.requests = []  # (path, {header: value}) in arrival order
         self.latency = latency
         self.address = address
         self.closed = False
@@ -76,6 +77,10 @@ class FixtureSite:
         self.routes[path] = Route(body, status, all_headers, delay, handler)
         return self.url(path)
 
+    def requests_for(self, path):
+        """The headers of every request for `path`, in order."""
+        return [headers for seen, headers in self.requests if seen == path]
+
     def redirect(self, path, location, status=301):
         """`path` answers with a redirect to `location` (absolute, or a path on this site)."""
         return self.add(path, b"", status=status, content_type="text/html", headers={"Location": location})
@@ -98,6 +103,7 @@ class FixtureSite:
 
             def do_GET(self):
                 site.hits[self.path] += 1
+                site.requests.append((self.path, dict(self.headers.items())))
                 if site.latency:
                     time.sleep(site.latency)
                 route = site.routes.get(self.path, site.default)
@@ -107,7 +113,17 @@ class FixtureSite:
                     time.sleep(route.delay)
                 if route.handler:
                     return route.handler(self)
+                if self._not_modified(route):
+                    return self._send(304, b"", {k: v for k, v in route.headers.items() if k != "Content-Type"})
                 self._send(route.status, route.body, route.headers)
+
+            def _not_modified(self, route):
+                # Like a web server: a route given an ETag or Last-Modified answers a matching
+                # conditional request with 304 (If-None-Match wins when both are sent).
+                etag, modified = route.headers.get("ETag"), route.headers.get("Last-Modified")
+                if etag and "If-None-Match" in self.headers:
+                    return self.headers["If-None-Match"] == etag
+                return bool(modified) and self.headers.get("If-Modified-Since") == modified
 
             def _send(self, status, body, headers):
                 self.send_response(status)
@@ -129,8 +145,12 @@ def urlset(locs, extra=""):
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>')
 
 
-def sitemapindex(locs):
-    rows = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+def sitemapindex(locs, lastmods=None):
+    """An index of `locs`; `lastmods` maps some of them to a <lastmod> text."""
+    lastmods = lastmods or {}
+    rows = "".join(
+        f"<sitemap><loc>{loc}</loc>{f'<lastmod>{lastmods[loc]}</lastmod>' if loc in lastmods else ''}</sitemap>"
+        for loc in locs)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</sitemapindex>')
 

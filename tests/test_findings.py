@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from batches.services import rerun_batch
 from batches.models import Batch, Domain, Finding, SitemapFile
+from batches.services import rerun_batch
 from batches.worker import process_batch_here
 from tests.sites import sitemapindex, urlset
 
@@ -164,7 +164,17 @@ def test_a_guarded_address_fails_as_blocked(tmp_path, site, settings):
 def test_a_second_run_replaces_the_findings_of_the_first(tmp_path, problem_sites):
     batch = run_batch(tmp_path, [problem_sites["empty"].origin])
     assert Finding.objects.count() == 2
-    with transaction.atomic():
-        rerun_batch(batch.pk)
+    # A domain processed again (a retry, a run whose worker died) starts from no findings.
+    batch.requeue(Domain.objects.filter(batch=batch), attempts=0)
     process_batch_here(batch.pk)
     assert sorted(Finding.objects.values_list("code", flat=True)) == ["empty_sitemap", "not_in_robots"]
+
+
+def test_a_rerun_has_findings_of_its_own_and_the_first_batch_keeps_its(tmp_path, problem_sites):
+    batch = run_batch(tmp_path, [problem_sites["empty"].origin])
+    with transaction.atomic():
+        rerun = rerun_batch(batch.pk)
+    process_batch_here(rerun.pk)
+    for run in (batch, rerun):
+        assert sorted(Finding.objects.filter(batch=run).values_list("code", flat=True)) == [
+            "empty_sitemap", "not_in_robots"]

@@ -71,17 +71,21 @@ def test_run_again_shows_no_stale_counts_or_times(owner):
     batch.refresh_from_db()
     assert (batch.status, batch.urls_count, batch.sitemaps_count) == (BatchStatus.COMPLETED_WITH_ERRORS, 2267, 6)
 
+    # Running again makes a new batch (issue 13): it starts from zero, the earlier one keeps its results.
     with transaction.atomic():
-        assert services.rerun_batch(batch.pk) == 2
+        rerun = services.rerun_batch(batch.pk)
 
-    batch.refresh_from_db()
-    assert (batch.status, batch.urls_count, batch.sitemaps_count, batch.domains_done, batch.domains_failed) == (
+    rerun.refresh_from_db()
+    assert (rerun.previous_id, rerun.domains_total) == (batch.pk, 2)
+    assert (rerun.status, rerun.urls_count, rerun.sitemaps_count, rerun.domains_done, rerun.domains_failed) == (
         BatchStatus.PENDING, 0, 0, 0, 0)
-    assert (batch.started_at, batch.finished_at, batch.duration) == (None, None, None)
-    for domain in Domain.objects.filter(batch=batch):
+    assert (rerun.started_at, rerun.finished_at, rerun.duration) == (None, None, None)
+    for domain in Domain.objects.filter(batch=rerun):
         assert (domain.status, domain.urls_count, domain.sitemaps_count, domain.attempts) == (
             DomainStatus.QUEUED, 0, 0, 0)
         assert (domain.started_at, domain.finished_at, domain.duration, domain.error) == (None, None, None, "")
+    batch.refresh_from_db()
+    assert (batch.status, batch.urls_count, batch.sitemaps_count) == (BatchStatus.COMPLETED_WITH_ERRORS, 2267, 6)
 
 
 def test_a_retry_keeps_the_first_start_so_the_duration_covers_every_run(owner):

@@ -305,11 +305,15 @@ def test_retry_failed_requeues_only_the_failed_domain_and_runs_it(owner_client, 
         BatchStatus.COMPLETED, 3, 0, 11)
 
 
-def test_run_again_requeues_every_domain(owner_client, batch, django_capture_on_commit_callbacks):
+def test_run_again_creates_a_new_batch_and_leaves_this_one_as_it_was(owner_client, batch,
+                                                                      django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         response = owner_client.post(reverse("batch_action", args=[batch.pk, "rerun"]), follow=True)
-    assert "Running the batch again (3 domains)." in page_of(response)
-    assert set(Domain.objects.filter(batch=batch).values_list("status", flat=True)) == {DomainStatus.QUEUED}
+    rerun = Batch.objects.get(previous=batch)
+    assert response.redirect_chain[-1][0] == rerun.get_absolute_url()
+    assert f"Running again as a new batch (3 domains); batch {batch.pk} keeps its results." in page_of(response)
+    assert set(Domain.objects.filter(batch=rerun).values_list("status", flat=True)) == {DomainStatus.QUEUED}
+    assert set(Domain.objects.filter(batch=batch).values_list("status", flat=True)) == {DomainStatus.DONE, DomainStatus.FAILED}
 
 
 def test_actions_refuse_get(owner_client, batch):

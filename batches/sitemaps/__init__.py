@@ -8,11 +8,12 @@ See `engine.crawl_domain` for the contract.
 
 from .config import CrawlConfig
 from .engine import crawl_domain
-from .records import CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, UrlRecord
+from .records import CrawlFinished, PreviousSitemap, SitemapFinished, SitemapStarted, UrlChunk, UrlRecord
 
 __all__ = [
     "CrawlConfig",
     "CrawlFinished",
+    "PreviousSitemap",
     "SitemapFinished",
     "SitemapStarted",
     "UrlChunk",

@@ -165,7 +165,8 @@ class SitemapAudit:
     # --- per sitemap ------------------------------------------------------------------
     def _sitemap_findings(self, sitemap):
         finished = sitemap.finished
-        if finished is not None:
+        # An unchanged sitemap of a re-run was not read this time: its file has nothing to say.
+        if finished is not None and not finished.unchanged:
             yield from self._file_findings(sitemap, finished)
         if sitemap.nested:
             yield FindingCode.INDEX_NESTED, sitemap.nested, (
@@ -248,6 +249,8 @@ def _short(text):
 # --- codes: from the records' fields, or (until the engine fills them) from the text ----------
 def sitemap_problem(finished):
     """The SitemapProblem of a finished sitemap, "" when it was read without trouble."""
+    if finished.unchanged:  # a 304 (or an unmoved index lastmod) on a re-run: nothing wrong
+        return ""
     if finished.error_code:
         return finished.error_code
     if finished.http_status is not None and not 200 <= finished.http_status < 300:

@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,8 @@ class CrawlConfig:
     # Politeness across processes: an object with `slot(host) -> context manager`, entered
     # around every request to `host` ("name:port"); None means no gate (tests, benchmarks).
     host_gate: object = None
+    # A re-run: sitemap normal-form URL -> records.PreviousSitemap. Validators found there are
+    # sent as conditional headers and a 304 is reported as unchanged; with trust_index_lastmod,
+    # an index child whose <lastmod> equals the previous one is reported unchanged unread.
+    previous: dict = field(default_factory=dict)
+    trust_index_lastmod: bool = True

@@ -416,10 +416,29 @@ class _Crawl:
         if not job.is_probe and not self._claim(job, url):
             return  # a redirect of a job in flight landed there a moment ago: it is read already
         self.pending += 1
+        if self._index_lastmod_unchanged(job):
+            # Not fetched at all: the caller keeps the previous run's URLs of this child.
+            self.ready.extend(self._record_outcome(job, SitemapFinished(job.key, unchanged=True)))
+            return
         if job.is_listed:
             with self.claims_lock:
                 self.unlanded += 1
         self.pool.submit(self._fetch_job, job)
+
+    def _index_lastmod_unchanged(self, job):
+        if not (self.config.trust_index_lastmod and job.found_by == "index" and job.lastmod):
+            return False
+        previous = self.config.previous.get(normal_form(job.url))
+        return previous is not None and previous.lastmod == job.lastmod
+
+    def _conditional_headers(self, url):
+        previous = self.config.previous.get(normal_form(url))
+        headers = {}
+        if previous and previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous and previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+        return headers or None
 
     def _landed(self, job):
         """`job` knows where it lands (any thread); the probes go once every listed job does."""
@@ -532,9 +551,10 @@ class _Crawl:
 
     def _fetch(self, job):
         finished = SitemapFinished(job.key)
+        conditional = self._conditional_headers(job.url)
         try:
             response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline,
-                                        landing=lambda url: self._claim(job, url))
+                                        landing=lambda url: self._claim(job, url), headers=conditional)
             self._landed(job)
         except AlreadyRead:
             self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
@@ -553,7 +573,10 @@ class _Crawl:
             finished.final_url = response.url
             finished.etag = response.headers.get("ETag", "")[:200]
             finished.last_modified = response.headers.get("Last-Modified", "")[:200]
-            if not response.ok:
+            if response.status == 304 and conditional:
+                finished.unchanged = True
+                self._put(_Outcome(job, finished))
+            elif not response.ok:
                 finished.error, finished.error_code = f"HTTP {response.status}", SitemapProblem.HTTP_ERROR
                 self._put(_Outcome(job, None if job.is_probe else finished))
             else:

@@ -135,15 +135,16 @@ class Fetcher:
         except (OSError, ValueError, BlockedAddressError):
             return False
 
-    def get(self, url, max_bytes, deadline=None, landing=None):
+    def get(self, url, max_bytes, deadline=None, landing=None, headers=None):
         """GET with bounded retries on 429/5xx; returns a Response whose body the caller must close.
 
         Redirects are followed here, hop by hop: `landing(url)`, when given, is asked before
         each hop is requested and may refuse it (AlreadyRead) when the crawl reads that URL anyway.
+        `headers` (conditional ones on a re-run) are sent with every hop.
         """
         attempt = 0
         while True:
-            response = self._get_once(url, max_bytes, deadline, landing)
+            response = self._get_once(url, max_bytes, deadline, landing, headers)
             if response.status not in RETRY_STATUSES or attempt >= self.config.retries:
                 return response
             delay = self._retry_delay(response, attempt)
@@ -166,19 +167,19 @@ class Fetcher:
             retry_after = self.config.retry_backoff * (2**attempt)
         return min(retry_after, self.config.max_retry_after)
 
-    def _get_once(self, url, max_bytes, deadline, landing):
+    def _get_once(self, url, max_bytes, deadline, landing, headers=None):
         gate = self.config.host_gate
         if gate is None:
-            return self._request(url, max_bytes, deadline, landing)
+            return self._request(url, max_bytes, deadline, landing, headers)
         with gate.slot(urlsplit(url).netloc.lower()):
-            return self._request(url, max_bytes, deadline, landing)
+            return self._request(url, max_bytes, deadline, landing, headers)
 
-    def _request(self, url, max_bytes, deadline, landing):
+    def _request(self, url, max_bytes, deadline, landing, headers=None):
         started = time.monotonic()
         watch = self._watch(started, deadline)
         try:
             with watching(watch):
-                raw, redirects = self._follow(url, watch, landing)
+                raw, redirects = self._follow(url, watch, landing, headers)
         except BlockedAddressError as exc:
             watch.stop()
             raise Blocked(str(exc)) from None
@@ -209,13 +210,13 @@ class Fetcher:
         return _Watch(request_deadline, f"download took longer than {self.config.request_deadline:g} s",
                       DomainError.TIMEOUT)
 
-    def _follow(self, url, watch, landing):
+    def _follow(self, url, watch, landing, headers=None):
         """(the first non-redirect answer, the URLs redirected through). A redirect's body is
         drained raw up to REDIRECT_BODY_CAP and never decoded: requests' own redirect handling
         reads it whole with its Content-Encoding undone, which a hostile 3xx turns into a bomb."""
         redirects = []
         while True:
-            raw = self._send(url)
+            raw = self._send(url, headers)
             location = raw.headers.get("Location") if raw.status_code in REDIRECT_STATUSES else None
             if location is None:
                 return raw, redirects
@@ -229,8 +230,8 @@ class Fetcher:
             if landing is not None and not landing(url):
                 raise AlreadyRead(f"redirected to {url}, read already")
 
-    def _send(self, url):
-        prepared = self.session.prepare_request(requests.Request("GET", url))
+    def _send(self, url, headers=None):
+        prepared = self.session.prepare_request(requests.Request("GET", url, headers=headers))
         adapter = self.session.get_adapter(prepared.url)
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         return adapter.send(prepared, stream=True, timeout=timeout, verify=True, cert=None, proxies={})

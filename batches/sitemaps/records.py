@@ -47,6 +47,17 @@ class SitemapFinished:
     skipped_by_reason: dict = field(default_factory=dict)
     etag: str = ""  # validators for conditional re-runs
     last_modified: str = ""
+    # Not read this time: it answered 304 Not Modified, or its index lastmod did not move since
+    # the previous run (CrawlConfig.previous); the caller keeps what that run stored.
+    unchanged: bool = False
+
+
+class PreviousSitemap(NamedTuple):
+    """What the previous run knew of a sitemap URL (CrawlConfig.previous, keyed by normal form)."""
+
+    etag: str = ""  # sent back as If-None-Match
+    last_modified: str = ""  # sent back as If-Modified-Since
+    lastmod: datetime | None = None  # as its parent index gave it
 
 
 @dataclass
