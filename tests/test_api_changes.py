@@ -66,3 +66,12 @@ def test_changes_of_a_batch_that_is_not_a_rerun_ask_for_since(client, owner):
     response = client.get(reverse("api_batch_changes", args=[batch.pk]), {"change": "moved", "since": batch.pk},
                           **bearer(owner))
     assert (response.status_code, response.json()) == (400, {"error": "change must be added, removed or modified"})
+
+
+@pytest.mark.django_db
+def test_rerun_without_the_slash_also_creates_the_rerun(client, owner, django_capture_on_commit_callbacks):
+    batch = make_batch(owner, domains=1)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(f"/api/batches/{batch.pk}/rerun", **bearer(owner))
+    assert (response.status_code, response.json()["previous_batch_id"]) == (201, batch.pk)
+    assert Batch.objects.filter(previous=batch).count() == 1
