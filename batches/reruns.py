@@ -9,7 +9,7 @@ from django.db import transaction
 from django_q.models import Schedule
 
 from .models import Batch
-from .schedules import latest_in_series, schedule_name, set_repeat  # noqa: F401 (the series' API)
+from .schedules import latest_in_series, schedule_name
 from .services import rerun_batch
 
 

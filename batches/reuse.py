@@ -12,6 +12,7 @@ from . import changes, history
 from .models import Batch, Domain, DomainStatus, SitemapFile, SitemapKind
 from .sitemaps import PreviousSitemap
 from .sitemaps.identity import normal_form
+from .store import recount_months
 
 # Only sitemaps that listed URLs are worth reusing; an index is always read again, since its
 # children are what the crawl needs from it.
@@ -61,8 +62,11 @@ def previous_domain_id(domain):
 def finish_counts(domain, previous, status):
     """The counters a domain ends with (for Domain.objects.finish): its URLs (reused ones
     included) and, against the previous run, what changed. Its own rows that repeat a reused
-    page are dropped first."""
+    page are dropped first, and with reused sitemaps the lastmod histogram is counted again
+    over every row the domain reads (a scan of the reused rows, only on such a re-run)."""
     history.drop_reused_duplicates(domain.pk)
+    if history.reused_sources(domain.pk):
+        recount_months(domain.pk, history.urls_of(domain.pk))
     counts = {
         "urls_count": history.count_urls(domain.pk),
         "sitemaps_unchanged": SitemapFile.objects.filter(domain_id=domain.pk, reused_from__isnull=False).count(),

@@ -26,6 +26,8 @@ from functools import partial
 from operator import attrgetter
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
 
 from .models import LastmodMonth, Url
 from .retention import delete_in_chunks
@@ -49,6 +51,17 @@ def forget_urls(domain_id):
     and its lastmod histogram, before the domain runs again."""
     delete_in_chunks(Url.objects.filter(domain_id=domain_id))
     LastmodMonth.objects.filter(domain_id=domain_id).delete()
+
+
+def recount_months(domain_id, urls):
+    """Set the domain's lastmod histogram from `urls` (its rows wherever they are: a re-run's
+    reused sitemaps keep their rows in an earlier batch, which the store never counted here)."""
+    months = (urls.filter(lastmod__isnull=False).annotate(month=TruncMonth("lastmod", tzinfo=timezone.utc))
+              .values_list("month").annotate(n=Count("*")).order_by())
+    with transaction.atomic():
+        LastmodMonth.objects.filter(domain_id=domain_id).delete()
+        LastmodMonth.objects.bulk_create(
+            LastmodMonth(domain_id=domain_id, month=month.date(), urls=n) for month, n in months)
 
 
 class DomainStore:

@@ -2,6 +2,7 @@
 reports exactly what changed, and does not download what did not change."""
 
 import json
+from datetime import date
 
 import pytest
 from django.core.management.base import CommandError
@@ -9,9 +10,10 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from batches.changes import sitemap_changes
-from batches.models import Batch, BatchStatus, SitemapFile, Url
+from batches.models import Batch, BatchStatus, LastmodMonth, SitemapFile, Url
 from batches.retention import purge_batch
 from tests.rerun_sites import NEWS_ETAG, csv_rows, last_json, run, two_runs  # noqa: F401 (a fixture)
+from tests.sites import urlset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,3 +131,18 @@ def test_export_changes_needs_a_batch_to_compare_with(two_runs):
     first, _, _, _ = two_runs
     with pytest.raises(CommandError, match=f"batch {first.pk} is not a re-run: give --since OTHER_BATCH_ID"):
         run("export_changes", str(first.pk))
+
+
+def test_a_rerun_that_reuses_a_sitemap_charts_the_lastmods_of_its_reused_urls(site, tmp_path, staff, settings):
+    settings.SITEMAPS_PROBE_WELL_KNOWN = False
+    site.add("/robots.txt", f"Sitemap: {site.url('/s.xml')}\n", content_type="text/plain")
+    site.add("/s.xml", urlset([site.url("/a"), site.url("/b")], "<lastmod>2024-03-05</lastmod>"),
+             headers={"ETag": '"s1"'})
+    path = tmp_path / "domains.txt"
+    path.write_text(f"{site.origin}\n")
+    first = last_json(run("import_domains", str(path), "--sync", "--json")[0])["batch_id"]
+    second = last_json(run("rerun_batch", str(first), "--sync", "--json")[0])
+    assert (second["sitemaps_unchanged"], second["urls"]) == (1, 2)
+    for batch_id in (first, second["batch_id"]):
+        assert list(LastmodMonth.objects.filter(domain__batch_id=batch_id).values_list("month", "urls")) == [
+            (date(2024, 3, 1), 2)]

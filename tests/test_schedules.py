@@ -9,7 +9,8 @@ from django_q.models import Schedule
 
 from batches.entries import parse_text
 from batches.models import Batch, BatchStatus, Repeat
-from batches.reruns import run_scheduled, schedule_name, set_repeat
+from batches.reruns import run_scheduled
+from batches.schedules import schedule_name, set_repeat
 from batches.services import create_batch
 from batches.worker import process_batch_here
 from tests.cluster import start_cluster, stop_cluster, wait_until
