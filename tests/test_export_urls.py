@@ -21,7 +21,7 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(owner):
         env={"DATABASE_URL": cluster.test_database_url(), "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    assert process.stdout.readline() == b"domain,sitemap_url,loc,lastmod,changefreq,priority\n"
+    assert process.stdout.readline() == b"domain,sitemap_url,loc,lastmod,changefreq,priority,extras\n"
     process.stdout.close()  # what `| head -1` does
     assert process.wait(60) == 141
     assert process.stderr.read() == b""
