@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 
 from django.conf import settings
@@ -178,7 +178,9 @@ def process_batch_here(batch_id, threads=4, on_progress=None, page_size=10_000):
             if not ids:
                 return
             last = ids[-1][1]
-            for _ in pool.map(run, [pk for pk, _ in ids]):
+            # counted as they end, not in input order: the failures the progress line reads from
+            # the database are then never ahead of the finished count
+            for _ in as_completed([pool.submit(run, pk) for pk, _ in ids]):
                 finished += 1
                 if on_progress:
                     on_progress(finished)

@@ -16,6 +16,7 @@ postgres://postgres@127.0.0.1:5432).
 
 import argparse
 import os
+import secrets
 import resource
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from common import ROOT, bench_database, sqlite_database
 
 URLS_PER_SITEMAP = 100
+BENCH_SECRET_KEY = "bench-only-" + secrets.token_urlsafe(32)  # one run's processes share it
 
 
 class SiteHandler(BaseHTTPRequestHandler):
@@ -88,6 +90,7 @@ def run(url, domains, clusters, workers, latency, sqlite=False, profile=None):
     server = serve(latency)
     env = dict(os.environ, DATABASE_URL=url, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_RETRIES="0",
                LOG_LEVEL="WARNING")
+    env.setdefault("SECRET_KEY", BENCH_SECRET_KEY)  # qcluster refuses to start without one
     if workers:
         env["SITEMAPS_WORKERS"] = str(workers)
     if profile:
@@ -238,6 +241,7 @@ def load_test(url, clients, seconds):
     site = Server(("127.0.0.1", 0), BigSiteHandler)
     threading.Thread(target=site.serve_forever, daemon=True).start()
     env = dict(os.environ, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_WORKERS="2", LOG_LEVEL="WARNING")
+    env.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     subprocess.run([sys.executable, "manage.py", "import_domains", "-", "--user", "load"], cwd=ROOT, env=env,
                    input=f"http://127.0.0.1:{site.server_address[1]}\n", text=True, check=True, capture_output=True)
     batch = Batch.objects.get()

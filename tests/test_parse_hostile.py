@@ -20,7 +20,12 @@ def run_child(body_expression, limit_seconds=10):
     """Stream `body_expression` (Python yielding byte chunks) through a reader in a child
     process; returns its locs, counters, error and peak RSS in MB."""
     code = textwrap.dedent(f"""
-        import json, resource
+        import json
+        def peak_mb():
+            # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
+            with open("/proc/self/status") as status:
+                line = next(line for line in status if line.startswith("VmHWM:"))
+            return int(line.split()[1]) // 1024
         from batches.sitemaps.parse import SitemapReader
         NS = {NS!r}
         def chunks():
@@ -29,7 +34,7 @@ def run_child(body_expression, limit_seconds=10):
         locs = [record.loc for record in reader]
         print(json.dumps({{"locs": locs, "skipped_by_reason": reader.skipped_by_reason, "error": reader.error,
                           "extras_dropped": reader.extras_dropped,
-                          "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}}))
+                          "peak_mb": peak_mb()}}))
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=limit_seconds)
     assert done.returncode == 0, done.stderr
