@@ -238,7 +238,10 @@ class _Crawl:
             except queue.Empty:
                 self._check_deadline()
                 continue
-            yield from self._dispatch(item)
+            # Dispatched whole before anything is yielded: with parse-ahead the helper may take
+            # the turn at every yield, and a dispatch left half done (records read, not yet put
+            # in their chunk) would let it finish the same sitemap first and lose those records.
+            self.ready.extend(self._dispatch(item))
 
     def _dispatch(self, item):
         if isinstance(item, _Data):
