@@ -1,13 +1,9 @@
 """Streaming the changes between two batches as CSV or JSON Lines (command, page and API alike)."""
 
-import csv
-import io
-import json
-
+from . import export
 from .changes import batch_changes
 
 COLUMNS = ("domain", "change", "loc", "lastmod", "previous_lastmod")
-FLUSH_BYTES = 64 * 1024
 
 
 def change_rows(batch_id, since_id, only=None):
@@ -17,23 +13,11 @@ def change_rows(batch_id, since_id, only=None):
 
 
 def csv_lines(rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(row)
-        if buffer.tell() > FLUSH_BYTES:
-            yield _take(buffer)
-    yield _take(buffer)
+    return export.csv_lines(map(as_record, rows), COLUMNS)
 
 
 def jsonl_lines(rows):
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write(json.dumps(as_record(row), ensure_ascii=False) + "\n")
-        if buffer.tell() > FLUSH_BYTES:
-            yield _take(buffer)
-    yield _take(buffer)
+    return export.jsonl_lines(map(as_record, rows), COLUMNS)
 
 
 def as_record(row):
@@ -41,13 +25,6 @@ def as_record(row):
     record["lastmod"] = record["lastmod"] or None
     record["previous_lastmod"] = record["previous_lastmod"] or None
     return record
-
-
-def _take(buffer):
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
 
 
 FORMATS = {"csv": csv_lines, "jsonl": jsonl_lines}
