@@ -238,10 +238,14 @@ class _Crawl:
             except queue.Empty:
                 self._check_deadline()
                 continue
-            # Dispatched whole before anything is yielded: with parse-ahead the helper may take
-            # the turn at every yield, and a dispatch left half done (records read, not yet put
-            # in their chunk) would let it finish the same sitemap first and lose those records.
-            self.ready.extend(self._dispatch(item))
+            if self.config.parse_ahead:
+                # Dispatched whole before anything is yielded: the helper may take the turn at
+                # every yield, and a dispatch left half done (records read, not yet put in their
+                # chunk) would let it finish the same sitemap first and lose those records.
+                self.ready.extend(self._dispatch(item))
+            else:
+                # Yielded as parsed, so a deadline stops the crawl within one chunk's worth.
+                yield from self._dispatch(item)
 
     def _dispatch(self, item):
         if isinstance(item, _Data):
