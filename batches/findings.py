@@ -16,16 +16,30 @@ def save_findings(domain, findings, sitemap_ids):
     `sitemap_ids` maps the engine's sitemap keys to SitemapFile ids (a key without a row, of a
     sitemap the run did not store, makes the finding domain-level rather than lost).
     """
+    with transaction.atomic():
+        Finding.objects.filter(domain_id=domain.pk).delete()  # an earlier attempt's
+        count = add_findings(domain, findings, sitemap_ids)
+        Domain.objects.filter(pk=domain.pk).update(findings_count=count)
+    return count
+
+
+def add_findings(domain, findings, sitemap_ids):
+    """Insert `findings` for a domain that has none (the caller sets its findings_count)."""
     rows = [
         Finding(batch_id=domain.batch_id, domain_id=domain.pk, sitemap_id=sitemap_ids.get(finding.sitemap_key),
                 code=finding.code, count=finding.count, detail=finding.detail[:300])
         for finding in findings
     ]
-    with transaction.atomic():
-        Finding.objects.filter(domain_id=domain.pk).delete()  # an earlier attempt's
+    if rows:
         Finding.objects.bulk_create(rows, batch_size=1000)
-        Domain.objects.filter(pk=domain.pk).update(findings_count=len(rows))
     return len(rows)
+
+
+def forget_findings(domain):
+    """Remove what an earlier attempt found (before the domain runs again)."""
+    if domain.findings_count:
+        Finding.objects.filter(domain_id=domain.pk).delete()
+        Domain.objects.filter(pk=domain.pk).update(findings_count=0)
 
 
 def error_code_summary(batch):

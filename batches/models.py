@@ -118,7 +118,7 @@ class DomainQuerySet(models.QuerySet):
             return None
         if batch[1] == BatchStatus.PENDING:
             Batch.mark_started(batch[0])
-        return self.get(pk=pk)
+        return self.select_related("batch").get(pk=pk)  # the worker reads batch.previous_id
 
     def requeue(self, lock=True, **fields):
         """Queue these domains again (a retry, a run again, a run whose worker died).
@@ -154,19 +154,24 @@ class DomainQuerySet(models.QuerySet):
         even when a commit's outcome was lost to a database outage and a write was repeated;
         the batch's counters move by the same amounts, and the batch ends with its last domain.
         `counts`, when given, are counters the caller counted (before this locking transaction:
-        they may take seconds): `urls_count` then replaces the recount (a re-run's reused URLs
-        are not rows of its own: reuse.finish_counts), and every other one is set on the domain
+        they may take seconds): `urls_count` and `sitemaps_count` then replace the recounts (a
+        re-run's reused URLs are not rows of its own: reuse.finish_counts; a small domain written
+        whole in one transaction knows what it wrote), and every other one is set on the domain
         with the batch's moving by the difference.
         """
         counts = dict(counts or {})
-        with transaction.atomic():
+        # savepoint=False: inside a writer's transaction (a small domain written whole) this is
+        # part of it, and a failure here rolls all of it back
+        with transaction.atomic(savepoint=False):
             current = self.filter(status=DomainStatus.RUNNING).select_for_update().first()
             if current is None:
                 return 0
             urls = counts.pop("urls_count", None)
             if urls is None:
                 urls = Url.objects.filter(domain_id=current.pk).count()
-            sitemaps = SitemapFile.objects.filter(domain_id=current.pk).count()
+            sitemaps = counts.pop("sitemaps_count", None)
+            if sitemaps is None:
+                sitemaps = SitemapFile.objects.filter(domain_id=current.pk).count()
             now = timezone.now()
             Domain.objects.filter(pk=current.pk).move_to(
                 status, urls_count=urls, sitemaps_count=sitemaps, finished_at=now, **counts, **fields)

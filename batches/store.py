@@ -77,6 +77,12 @@ class DomainStore:
         self.known = set()  # keys this store has committed for the domain
         self.complete = None  # whether `known` is every key the domain has (None: not asked yet)
 
+    def cleared(self):
+        """The caller has just removed the domain's rows (worker.forget_previous_run): none
+        are there but what this store writes, and nobody needs to ask the database."""
+        self.known.clear()
+        self.complete = True
+
     def insert(self, sitemap_id, records):
         if not records:
             return 0

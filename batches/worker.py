@@ -8,7 +8,8 @@ anything waits on the network, and a hundred crawls do not need a hundred connec
 heartbeat thread stamps all the process's claimed domains in one UPDATE and notices cancelled
 batches. `process_domain` runs one domain in the calling thread (`import_domains --sync`, tests).
 
-Every event passes `DomainWriter.write`; every run ends in `DomainWriter.finish`.
+Every event passes `DomainWriter.write` (writer.py: a small domain is written whole, in one
+transaction); every run ends in `DomainWriter.finish`.
 """
 
 import logging
@@ -19,24 +20,23 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connection, connections
 from django.utils import timezone
 
-from . import history, reuse
-from .findings import save_findings
-from .models import BATCH_RUNNABLE, Batch, Domain, DomainErrorCode, DomainStatus, SitemapFile
+from . import history
+from .findings import forget_findings
+from .models import BATCH_RUNNABLE, Batch, Domain, DomainStatus, SitemapFile
 from .politeness import DomainGate, host_gate
 from .queue import enqueue_domains, feed_batch
 from .reaper import reap_if_due, this_process
-from .sitemaps import CrawlConfig, CrawlFinished, SitemapFinished, SitemapStarted, UrlChunk, crawl_domain
-from .sitemaps.audit import SitemapAudit, domain_error_code, sitemap_problem
-from .store import DomainStore, forget_urls
+from .sitemaps import CrawlConfig, CrawlFinished, crawl_domain
+from .store import forget_urls
+from .writer import CANCEL_CHECK_SECONDS, DomainWriter
 
 log = logging.getLogger(__name__)
-CANCEL_CHECK_SECONDS = 1.0
 STOP_GRACE = 5.0  # a stopping worker's crawls get this long to stop before it hands them back anyway
 QUEUED_EVENTS = 64  # events waiting for the writer, per process (each at most one UrlChunk)
+FEED_EVERY = 0.5  # seconds between a Crawler's top-ups of a batch's share of the task queue
 
 
 def crawl_config():
@@ -103,12 +103,13 @@ def process_domain(domain_id, feed=True):
     domain = with_db_retry(claim_domain, domain_id)
     if domain is None:
         return "not claimed"
-    writer = DomainWriter(domain)
+    writer = DomainWriter(domain, hold=True)
     shared = crawl_config()
     config = writer.previous.crawl_config(domain_config(shared, domain))  # re-runs: reuse.py
     with Heartbeat([domain]):
         try:
             with_db_retry(forget_previous_run, domain)
+            writer.cleared()
             _crawl_here(domain, writer, config)
         except Exception as exc:
             log.exception("domain %s failed unexpectedly", domain_id)
@@ -187,8 +188,9 @@ def process_batch_here(batch_id, threads=4, on_progress=None, page_size=10_000):
 
 
 def forget_previous_run(domain):
-    """Remove what an earlier attempt stored, so one run's rows are all that remain. (Its
-    counters left the domain's and the batch's when it was queued again: Domain.requeue.)"""
+    """Remove what an earlier attempt stored and found, so one run's rows are all that remain.
+    (Its counters left the domain's and the batch's when it was queued again: Domain.requeue.)"""
+    forget_findings(domain)
     # Every URL row points to a sitemap row of its run, so no sitemap row means a clean slate.
     if not SitemapFile.objects.filter(domain_id=domain.pk).exists():
         return
@@ -249,128 +251,12 @@ class Heartbeat:
                 heartbeat_at=timezone.now())
 
 
-class DomainWriter:
-    """Turns engine events into rows and counters for one claimed domain."""
-
-    def __init__(self, domain):
-        self.domain = domain
-        self.attempt = domain.attempts
-        self.sitemap_ids = {}
-        self.store = DomainStore(domain.pk)  # knows the keys it wrote: a fresh domain COPYs straight in
-        self.status = DomainStatus.RUNNING
-        self.lost = False
-        self._next_cancel_check = 0.0
-        self.audit = SitemapAudit(domain.host)  # findings, computed while crawling
-        self.previous = reuse.PreviousRun(domain)  # re-runs: what the previous batch stored
-
-    def write(self, event):
-        self.audit.observe(event)
-        if isinstance(event, UrlChunk):
-            self._store_urls(event)
-        elif isinstance(event, SitemapStarted):
-            self._start_sitemap(event)
-        elif isinstance(event, SitemapFinished):
-            self._finish_sitemap(event)
-        elif isinstance(event, CrawlFinished):
-            self._finish_crawl(event)
-
-    def cancelled(self):
-        now = time.monotonic()
-        if now < self._next_cancel_check or self.status != DomainStatus.RUNNING:
-            return False
-        self._next_cancel_check = now + CANCEL_CHECK_SECONDS
-        return not Batch.objects.filter(pk=self.domain.batch_id, status__in=BATCH_RUNNABLE).exists()
-
-    def _mine(self):
-        return Domain.objects.filter(pk=self.domain.pk, status=DomainStatus.RUNNING, attempts=self.attempt)
-
-    def _start_sitemap(self, event):
-        row = SitemapFile.objects.create(
-            domain_id=self.domain.pk, parent_id=self.sitemap_ids.get(event.parent_key), url=event.url,
-            found_by=event.found_by, lastmod=event.lastmod,
-        )
-        self.sitemap_ids[event.key] = row.pk
-
-    def _store_urls(self, chunk):
-        with transaction.atomic():
-            new = self.store.insert(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls)
-            self.audit.count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)
-            if not self._mine().update(urls_count=F("urls_count") + new, heartbeat_at=timezone.now()):
-                self.lost = True
-                transaction.set_rollback(True)
-                return
-            Batch.all_objects.filter(pk=self.domain.batch_id).update(urls_count=F("urls_count") + new)
-
-    def _finish_sitemap(self, event):
-        # a damaged index that still listed children is not a failed sitemap
-        failed = int(bool(event.error) and not event.url_count and event.kind != "index")
-        with transaction.atomic():
-            sitemap = SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key))
-            sitemap.update(
-                kind=event.kind, http_status=event.http_status, content_type=event.content_type[:200],
-                compressed=event.compressed, bytes=event.bytes, response_ms=event.response_ms,
-                url_count=event.url_count, generator=event.generator, error=event.error,
-                fetched_at=timezone.now(), error_code=sitemap_problem(event),
-                etag=event.etag[:200], last_modified=event.last_modified[:64],
-            )
-            if event.unchanged:  # re-runs: keep the previous run's rows (reuse.py)
-                url = sitemap.values_list("url", flat=True).first()
-                if not self.previous.reuse(self.sitemap_ids.get(event.key), url, event):
-                    sitemap.update(error="unchanged, but the previous run has no rows for it")
-            if not self._mine().update(
-                sitemaps_count=F("sitemaps_count") + 1, sitemaps_failed=F("sitemaps_failed") + failed,
-                urls_skipped=F("urls_skipped") + event.skipped, heartbeat_at=timezone.now(),
-            ):
-                self.lost = True
-                transaction.set_rollback(True)
-                return
-            Batch.all_objects.filter(pk=self.domain.batch_id).update(sitemaps_count=F("sitemaps_count") + 1)
-
-    def _finish_crawl(self, event):
-        status = DomainStatus.FAILED if event.error else DomainStatus.DONE
-        save_findings(self.domain, self.audit.findings(), self.sitemap_ids)
-        self._mine().update(robots_status=event.robots_status, robots_bytes=event.robots_bytes)
-        self.finish(status, error=event.error, origin=event.origin, notes="; ".join(event.notes),
-                    error_code=domain_error_code(event))
-
-    def ended(self):
-        """The crawl stopped without saying how: a run still open is failed."""
-        if self.status == DomainStatus.RUNNING and not self.lost:
-            self.finish(DomainStatus.FAILED, "the crawl ended without a result")
-
-    def finish(self, status, error="", origin="", notes="", error_code=""):
-        """Record the domain's final status once per attempt (Domain.objects.finish moves the
-        counters and the batch)."""
-        fields = {"error": error, "notes": notes}
-        # a failure without a code of its own (an exception, a crawl cut short) is ours
-        fields["error_code"] = error_code or (DomainErrorCode.INTERNAL if status == DomainStatus.FAILED else "")
-        if origin:
-            fields["origin"] = origin
-        if not self._mine().exists():
-            self.lost = True
-            return
-        # Re-runs (reuse.py): reused URLs counted, changes against the previous run; the
-        # change queries can take seconds on a big domain, so outside the locking transaction.
-        counts = reuse.finish_counts(self.domain, self.previous, status)
-        if not self._mine().finish(status, counts=counts, **fields):
-            self.lost = True
-            return
-        self.status = status
-
-    def hand_back(self):
-        """Queue the domain again without counting this attempt (its worker is stopping)."""
-        if self.status == DomainStatus.RUNNING and not self.lost and self._mine().requeue(
-                attempts=F("attempts") - 1):
-            self.status = DomainStatus.QUEUED
-            enqueue_domains([self.domain.pk], self.domain.batch_id)
-
-
 class Run:
     """One claimed domain crawling in a Crawler: its writer, its config, why it must stop."""
 
     def __init__(self, domain, config):
         self.domain = domain
-        self.writer = DomainWriter(domain)
+        self.writer = DomainWriter(domain, hold=True)
         self.config = self.writer.previous.crawl_config(config)  # re-runs: reuse.py
         self.stop_reason = ""  # "cancelled", "lost" or "stopping": the crawl thread stops
         self.error = ""
@@ -404,6 +290,8 @@ class Crawler:
         self.config = crawl_config()  # one gate for the process's crawls; never closed
         self.identity = this_process()
         self.exiting = False
+        self.to_feed = set()  # batches whose domains ended since the last top-up (writer thread)
+        self.next_feed = 0.0
         self.heartbeat = Heartbeat(_Domains(self), on_beat=self._check_cancelled, on_heartbeat=self._extend_holds)
         self.heartbeat.__enter__()
         # Not a daemon: the process waits for it at exit, and it hands the unfinished runs back.
@@ -436,6 +324,7 @@ class Crawler:
             self.runs[domain.pk] = run  # from now on the heartbeat covers it
         try:
             with_db_retry(forget_previous_run, domain)  # may take a while: many rows to delete
+            run.writer.cleared()
         except Exception:
             log.exception("domain %s: could not clear an earlier run", domain_id)
         threading.Thread(target=self._crawl, args=(run,), name=f"crawl-{domain.pk}", daemon=True).start()
@@ -473,6 +362,7 @@ class Crawler:
                 self._end(run)
             elif event is not None:
                 self._write(run, event)
+            self._housekeep(idle=event is None)
             if stopping_since is None and not threading.main_thread().is_alive():
                 # The worker took its last task (the cluster stops, or django-q2 recycles the
                 # process): its crawls can start no more requests, so they go back to the queue.
@@ -480,7 +370,34 @@ class Crawler:
                 self.exiting = True
             if stopping_since is not None and self._stopping(stopping_since):
                 break
+        self._feed()
         connection.close()
+
+    def _housekeep(self, idle):
+        """Every FEED_EVERY seconds (or when no event waits): write what crawls still running
+        have held too long (writer.HOLD_SECONDS), and top up the batches whose domains ended.
+        One top-up per batch per turn, not one per domain: each costs a few queries."""
+        now = time.monotonic()
+        if not idle and now < self.next_feed:
+            return
+        self.next_feed = now + FEED_EVERY
+        with self.lock:
+            runs = list(self.runs.values())
+        for run in runs:
+            if run.writer.hold_expired(now) and not run.writer.lost:
+                try:
+                    with_db_retry(run.writer.release)
+                except Exception:
+                    log.exception("domain %s: could not write its progress", run.domain.pk)
+        self._feed()
+
+    def _feed(self):
+        batches, self.to_feed = self.to_feed, set()
+        for batch_id in batches:
+            try:
+                with_db_retry(feed_batch, batch_id)
+            except Exception:
+                log.exception("batch %s: could not top up the task queue", batch_id)
 
     def _write(self, run, event):
         writer = run.writer
@@ -505,7 +422,7 @@ class Crawler:
             else:
                 with_db_retry(writer.ended)
             if writer.status != DomainStatus.QUEUED:
-                with_db_retry(feed_batch, run.domain.batch_id)
+                self.to_feed.add(run.domain.batch_id)
         except Exception:
             log.exception("domain %s: could not record its end", run.domain.pk)
         finally:

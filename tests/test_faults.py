@@ -119,7 +119,10 @@ def test_two_clusters_on_one_batch_process_each_domain_exactly_once(site_factory
     for site in sites:
         site.latency = 0.1
     batch = new_batch(owner, sites)
-    clusters = [start_cluster({"LOG_LEVEL": "INFO"}), start_cluster({"LOG_LEVEL": "INFO"})]
+    # One domain in flight per worker process: a cluster cannot take all sixteen before the
+    # other one has started (each process keeps 32 by default).
+    one_each = {"LOG_LEVEL": "INFO", "SITEMAPS_DOMAINS_PER_WORKER": "1"}
+    clusters = [start_cluster(one_each), start_cluster(one_each)]
     try:
         done = wait_until(finished(batch), timeout=120)
     finally:

@@ -138,10 +138,14 @@ class SitemapAudit:
             parent.nested += 1
 
     def count_duplicates(self, sitemap_key, count):
-        """`count` URLs of this sitemap's chunk were already stored for the domain."""
+        """`count` URLs of this sitemap's chunk were already stored for the domain (a negative
+        count takes back what a write that was rolled back counted)."""
         sitemap = self.sitemaps.get(sitemap_key)
-        if sitemap is not None and count > 0:
-            sitemap.add(FindingCode.DUPLICATE_URL, count)
+        if sitemap is None or not count:
+            return
+        sitemap.add(FindingCode.DUPLICATE_URL, count)
+        if sitemap.counts[FindingCode.DUPLICATE_URL] <= 0:
+            del sitemap.counts[FindingCode.DUPLICATE_URL]
 
     def _observe_urls(self, chunk):
         sitemap = self.sitemaps.get(chunk.sitemap_key)

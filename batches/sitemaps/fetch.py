@@ -2,7 +2,6 @@
 streamed and capped bodies."""
 
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -11,6 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from .codings import BodyError, cap_message, decode_content_codings, inflate_gzip_file
+from .deadlines import watchdog
 from .guard import BlockedAddressError, WatchedAdapter, watching
 from .records import DomainError, SitemapProblem
 
@@ -231,7 +231,11 @@ class Fetcher:
                 raise AlreadyRead(f"redirected to {url}, read already")
 
     def _send(self, url, headers=None):
-        prepared = self.session.prepare_request(requests.Request("GET", url, headers=headers))
+        # Prepared directly: the session's merging (its cookie jar, which adapter.send never
+        # fills, hooks, environment) cost a fifth of a small request's CPU for nothing.
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method="GET", url=url, headers={**self.session.headers, **headers} if headers else
+                         self.session.headers)
         adapter = self.session.get_adapter(prepared.url)
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         return adapter.send(prepared, stream=True, timeout=timeout, verify=True, cert=None, proxies={})
@@ -348,9 +352,7 @@ class _Watch:
         self.code = code
         self.timed_out = False
         self.connection = None
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut_off)
-        self._timer.daemon = True
-        self._timer.start()
+        self._deadline = watchdog.call_at(deadline, self._cut_off)
 
     @property
     def problem(self):
@@ -362,7 +364,7 @@ class _Watch:
             self._cut_off()
 
     def stop(self):
-        self._timer.cancel()
+        self._deadline.cancel()
 
     def _cut_off(self):
         self.timed_out = True
