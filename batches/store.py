@@ -75,13 +75,19 @@ class DomainStore:
     def __init__(self, domain_id):
         self.domain_id = domain_id
         self.known = set()  # keys this store has committed for the domain
+        self.pending = set()  # keys written by the caller's transaction still open
         self.complete = None  # whether `known` is every key the domain has (None: not asked yet)
 
     def cleared(self):
         """The caller has just removed the domain's rows (worker.forget_previous_run): none
         are there but what this store writes, and nobody needs to ask the database."""
         self.known.clear()
+        self.pending.clear()
         self.complete = True
+
+    def rolled_back(self):
+        """The caller's transaction failed: what it wrote is not there (a retry writes it again)."""
+        self.pending.clear()
 
     def insert(self, sitemap_id, records):
         if not records:
@@ -99,16 +105,21 @@ class DomainStore:
                 rows = _absent(self.domain_id, rows)
                 _write(self.domain_id, sitemap_id, rows)
             _count_months(self.domain_id, rows)
-            # Only committed keys are known: after a rollback they were never stored.
-            transaction.on_commit(partial(self._remember, [row[0] for row in rows]))
+            # Keys are known once committed (after a rollback they were never stored); until
+            # then they are pending, so later chunks of the same transaction (a small domain
+            # written whole) are de-duplicated against them too.
+            keys = [row[0] for row in rows]
+            self.pending.update(keys)
+            transaction.on_commit(partial(self._remember, keys))
         return len(rows)
 
     def _new_rows(self, rows):
-        known = self.known
-        rows = [row for row in rows if row[0] not in known]
+        known, pending = self.known, self.pending
+        rows = [row for row in rows if row[0] not in known and row[0] not in pending]
         return rows if self.complete else _absent(self.domain_id, rows)
 
     def _remember(self, keys):
+        self.pending.difference_update(keys)
         if len(self.known) + len(keys) > MAX_KEYS:
             self.complete = False  # from now on the database knows more than we do
             return

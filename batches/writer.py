@@ -167,6 +167,7 @@ class DomainWriter:
             for key, count in self._counted.items():
                 self.audit.count_duplicates(key, -count)
             self.status = status
+            self.store.rolled_back()
             raise
 
     def _write_whole(self, event):
