@@ -185,6 +185,20 @@ class DomainQuerySet(models.QuerySet):
         Batch.finish_if_complete(current.batch_id)
         return 1
 
+    def finish_whole(self, batch_id, status, urls_count, sitemaps_count, **fields):
+        """`finish` for a run written whole by the caller's transaction: its counters were zero
+        before (nothing of the run was written earlier), so nothing is read or recounted."""
+        now = timezone.now()
+        if not self.filter(status=DomainStatus.RUNNING).move_to(
+                status, urls_count=urls_count, sitemaps_count=sitemaps_count, finished_at=now, **fields):
+            return 0
+        counter = DOMAIN_COUNTERS[status]
+        Batch.all_objects.filter(pk=batch_id).update(
+            urls_count=F("urls_count") + urls_count, sitemaps_count=F("sitemaps_count") + sitemaps_count,
+            progressed_at=now, **{counter: F(counter) + 1})
+        Batch.finish_if_complete(batch_id)
+        return 1
+
     def stale(self, seconds=None):
         """Running domains whose worker has not sent a heartbeat for `seconds` (default
         SITEMAPS_STALE_AFTER): their worker died or hangs."""

@@ -179,13 +179,11 @@ class DomainWriter:
                 add_findings(self.domain, findings, self.sitemap_ids)
             else:
                 save_findings(self.domain, findings, self.sitemap_ids)
-            counts = None
-            if self.clean and self.previous.domain_id is None:
-                # a first run that wrote every row in this transaction knows its counts
-                counts = {"urls_count": moved["urls_count"], "sitemaps_count": moved["sitemaps_count"]}
             ended = self._end(
                 _crawl_status(event), error=event.error, origin=event.origin, notes="; ".join(event.notes),
-                error_code=domain_error_code(event), counts=counts,
+                error_code=domain_error_code(event),
+                # a first run whose every row is in this transaction knows its counts
+                whole=moved if self.clean and self.previous.domain_id is None else None,
                 fields={"robots_status": event.robots_status, "robots_bytes": event.robots_bytes,
                         "findings_count": len(findings), "sitemaps_failed": moved["sitemaps_failed"],
                         "urls_skipped": moved["urls_skipped"]},
@@ -221,18 +219,23 @@ class DomainWriter:
             return
         self._end(status, error, origin, notes, error_code)
 
-    def _end(self, status, error="", origin="", notes="", error_code="", counts=None, fields=None):
-        """Domain.objects.finish moves the counters and the batch; False when the run is not ours."""
+    def _end(self, status, error="", origin="", notes="", error_code="", whole=None, fields=None):
+        """Domain.objects.finish moves the counters and the batch; False when the run is not ours.
+        `whole`: the counters of a first run written whole, in the caller's transaction."""
         fields = {"error": error, "notes": notes, **(fields or {})}
         # a failure without a code of its own (an exception, a crawl cut short) is ours
         fields["error_code"] = error_code or (DomainErrorCode.INTERNAL if status == DomainStatus.FAILED else "")
         if origin:
             fields["origin"] = origin
-        if counts is None:
+        if whole is not None:
+            ended = self._mine().finish_whole(self.domain.batch_id, status, whole["urls_count"],
+                                              whole["sitemaps_count"], **fields)
+        else:
             # Re-runs (reuse.py): reused URLs counted, changes against the previous run; the
             # change queries can take seconds on a big domain, so outside the locking transaction.
             counts = reuse.finish_counts(self.domain, self.previous, status)
-        if not self._mine().finish(status, counts=counts, **fields):
+            ended = self._mine().finish(status, counts=counts, **fields)
+        if not ended:
             self.lost = True
             return False
         self.status = status  # taken back if the transaction around this fails (`_transaction`)

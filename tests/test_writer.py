@@ -72,7 +72,7 @@ def test_a_small_domain_is_written_whole_when_its_crawl_finishes(owner):
     # domain's end and the batch's counters (PostgreSQL adds a SET LOCAL per chunk). Savepoints
     # aside, which a test's own transaction adds.
     statements = [query["sql"][:70] for query in queries if "SAVEPOINT" not in query["sql"]]
-    assert len(statements) <= (10 if connection.vendor == "postgresql" else 8), statements
+    assert len(statements) <= (9 if connection.vendor == "postgresql" else 7), statements
 
 
 def test_a_domain_past_the_hold_streams_its_rows_as_they_come(owner, monkeypatch):
