@@ -9,7 +9,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -101,24 +101,37 @@ class DomainQuerySet(models.QuerySet):
 
         A conditional UPDATE is the claim: of two deliveries of the same task (the ORM broker
         delivers at least once) or two clusters, exactly one sees a row count of 1. A running
-        domain whose heartbeat stopped (its worker was killed) may be claimed again.
+        domain whose heartbeat stopped (its worker was killed) may be claimed again. The domain
+        comes back with `batch_previous_id` (the batch a re-run repeats) set.
+
+        One statement for the claim, in SQL: the ORM's three (batch, update, row) cost a tenth
+        of a small domain's CPU. The batch condition is a subquery; the conditions PostgreSQL
+        re-checks on the row a concurrent claim just wrote are on the domain row, so the loser
+        of a race sees 0 rows.
         """
-        batch = Batch.objects.filter(domains__pk=pk).values_list("pk", "status").first()
-        if batch is None or batch[1] not in BATCH_RUNNABLE:
-            return None  # a batch cancelled after this check is noticed at the first chunk
         now = timezone.now()
-        stale = Q(status=DomainStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.SITEMAPS_STALE_AFTER))
-        # Conditions on the domain row only: PostgreSQL re-checks them on the row a concurrent
-        # claim just wrote, so the loser of a race sees 0 rows.
-        claimed = self.filter(Q(status=DomainStatus.QUEUED) | stale, pk=pk).move_to(
-            DomainStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
-            finished_at=None, error="", error_code="", notes="", claimed_by=worker,
-        )
-        if not claimed:
-            return None
-        if batch[1] == BatchStatus.PENDING:
-            Batch.mark_started(batch[0])
-        return self.select_related("batch").get(pk=pk)  # the worker reads batch.previous_id
+        stale = now - timedelta(seconds=settings.SITEMAPS_STALE_AFTER)
+        adapt = connection.ops.adapt_datetimefield_value
+        domains, batches = Domain._meta.db_table, Batch._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {domains} SET status = %s, attempts = attempts + 1, started_at = %s, heartbeat_at = %s, "
+                "finished_at = NULL, error = '', error_code = '', notes = '', claimed_by = %s "
+                "WHERE id = %s AND (status = %s OR (status = %s AND heartbeat_at < %s)) "
+                f"AND batch_id IN (SELECT id FROM {batches} WHERE status IN (%s, %s) AND deleted_at IS NULL) "
+                f"RETURNING (SELECT status FROM {batches} WHERE id = {domains}.batch_id), "
+                f"(SELECT previous_id FROM {batches} WHERE id = {domains}.batch_id)",
+                [DomainStatus.RUNNING, adapt(now), adapt(now), worker, pk, DomainStatus.QUEUED, DomainStatus.RUNNING,
+                 adapt(stale), *BATCH_RUNNABLE],
+            )
+            claimed = cursor.fetchone()
+        if claimed is None:
+            return None  # not claimable, or its batch is not runnable (a later cancel is seen at the first chunk)
+        domain = Domain.objects.get(pk=pk)
+        if claimed[0] == BatchStatus.PENDING:
+            Batch.mark_started(domain.batch_id)
+        domain.batch_previous_id = claimed[1]
+        return domain
 
     def requeue(self, lock=True, **fields):
         """Queue these domains again (a retry, a run again, a run whose worker died).

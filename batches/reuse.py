@@ -9,7 +9,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from . import changes, history
-from .models import Domain, DomainStatus, SitemapFile, SitemapKind
+from .models import Batch, Domain, DomainStatus, SitemapFile, SitemapKind
 from .sitemaps import PreviousSitemap
 from .sitemaps.identity import normal_form
 from .store import recount_months
@@ -53,7 +53,10 @@ class PreviousRun:
 
 
 def previous_domain_id(domain):
-    previous_batch = domain.batch.previous_id  # loaded with the claim (Domain.objects.claim)
+    if hasattr(domain, "batch_previous_id"):  # set by Domain.objects.claim
+        previous_batch = domain.batch_previous_id
+    else:
+        previous_batch = Batch.all_objects.filter(pk=domain.batch_id).values_list("previous_id", flat=True).first()
     if previous_batch is None:
         return None
     return Domain.objects.filter(batch_id=previous_batch, host=domain.host).values_list("pk", flat=True).first()
