@@ -198,18 +198,30 @@ class DomainQuerySet(models.QuerySet):
         Batch.finish_if_complete(current.batch_id)
         return 1
 
-    def finish_whole(self, batch_id, status, urls_count, sitemaps_count, **fields):
-        """`finish` for a run written whole by the caller's transaction: its counters were zero
-        before (nothing of the run was written earlier), so nothing is read or recounted."""
+    def finish_whole(self, pk, attempt, batch_id, status, urls_count, sitemaps_count, **fields):
+        """`finish` for run `attempt` of domain `pk`, written whole by the caller's transaction:
+        its counters were zero before (nothing of the run was written earlier), so nothing is
+        read or recounted. Two statements in SQL (the ORM's four cost more CPU than the rows)."""
         now = timezone.now()
-        if not self.filter(status=DomainStatus.RUNNING).move_to(
-                status, urls_count=urls_count, sitemaps_count=sitemaps_count, finished_at=now, **fields):
-            return 0
+        values = {"status": status, "urls_count": urls_count, "sitemaps_count": sitemaps_count,
+                  "finished_at": now, **fields}
+        assignments = ", ".join(f"{Domain._meta.get_field(name).column} = %s" for name in values)
+        params = [Domain._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
         counter = DOMAIN_COUNTERS[status]
-        Batch.all_objects.filter(pk=batch_id).update(
-            urls_count=F("urls_count") + urls_count, sitemaps_count=F("sitemaps_count") + sitemaps_count,
-            progressed_at=now, **{counter: F(counter) + 1})
-        Batch.finish_if_complete(batch_id)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Domain._meta.db_table} SET {assignments} "
+                           "WHERE id = %s AND attempts = %s AND status = %s",
+                           [*params, pk, attempt, DomainStatus.RUNNING])
+            if cursor.rowcount != 1:
+                return 0
+            cursor.execute(
+                f"UPDATE {Batch._meta.db_table} SET urls_count = urls_count + %s, sitemaps_count = sitemaps_count + %s, "
+                f"progressed_at = %s, {counter} = {counter} + 1 WHERE id = %s "
+                "RETURNING domains_total - domains_done - domains_failed - domains_cancelled",
+                [urls_count, sitemaps_count, connection.ops.adapt_datetimefield_value(now), batch_id])
+            remaining = cursor.fetchone()
+        if remaining is not None and remaining[0] <= 0:
+            Batch.finish_if_complete(batch_id)
         return 1
 
     def stale(self, seconds=None):

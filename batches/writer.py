@@ -228,8 +228,8 @@ class DomainWriter:
         if origin:
             fields["origin"] = origin
         if whole is not None:
-            ended = self._mine().finish_whole(self.domain.batch_id, status, whole["urls_count"],
-                                              whole["sitemaps_count"], **fields)
+            ended = Domain.objects.finish_whole(self.domain.pk, self.attempt, self.domain.batch_id, status,
+                                                whole["urls_count"], whole["sitemaps_count"], **fields)
         else:
             # Re-runs (reuse.py): reused URLs counted, changes against the previous run; the
             # change queries can take seconds on a big domain, so outside the locking transaction.
