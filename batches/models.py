@@ -102,7 +102,8 @@ class DomainQuerySet(models.QuerySet):
         A conditional UPDATE is the claim: of two deliveries of the same task (the ORM broker
         delivers at least once) or two clusters, exactly one sees a row count of 1. A running
         domain whose heartbeat stopped (its worker was killed) may be claimed again. The domain
-        comes back with `batch_previous_id` (the batch a re-run repeats) set.
+        comes back with `batch_previous_id` (the batch a re-run repeats) and `has_sitemap_rows`
+        (an earlier attempt left rows) set.
 
         One statement for the claim, in SQL: the ORM's three (batch, update, row) cost a tenth
         of a small domain's CPU. The batch condition is a subquery; the conditions PostgreSQL
@@ -120,7 +121,8 @@ class DomainQuerySet(models.QuerySet):
                 "WHERE id = %s AND (status = %s OR (status = %s AND heartbeat_at < %s)) "
                 f"AND batch_id IN (SELECT id FROM {batches} WHERE status IN (%s, %s) AND deleted_at IS NULL) "
                 f"RETURNING (SELECT status FROM {batches} WHERE id = {domains}.batch_id), "
-                f"(SELECT previous_id FROM {batches} WHERE id = {domains}.batch_id)",
+                f"(SELECT previous_id FROM {batches} WHERE id = {domains}.batch_id), "
+                f"EXISTS (SELECT 1 FROM {SitemapFile._meta.db_table} WHERE domain_id = {domains}.id)",
                 [DomainStatus.RUNNING, adapt(now), adapt(now), worker, pk, DomainStatus.QUEUED, DomainStatus.RUNNING,
                  adapt(stale), *BATCH_RUNNABLE],
             )
@@ -131,6 +133,7 @@ class DomainQuerySet(models.QuerySet):
         if claimed[0] == BatchStatus.PENDING:
             Batch.mark_started(domain.batch_id)
         domain.batch_previous_id = claimed[1]
+        domain.has_sitemap_rows = bool(claimed[2])  # an earlier attempt left rows (worker.forget_previous_run)
         return domain
 
     def requeue(self, lock=True, **fields):

@@ -36,7 +36,7 @@ from .writer import CANCEL_CHECK_SECONDS, DomainWriter
 log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # a stopping worker's crawls get this long to stop before it hands them back anyway
 QUEUED_EVENTS = 64  # events waiting for the writer, per process (each at most one UrlChunk)
-FEED_EVERY = 0.5  # seconds between a Crawler's top-ups of a batch's share of the task queue
+FEED_EVERY = 2.0  # seconds between a Crawler's top-ups of a batch's share of the task queue
 
 
 def crawl_config():
@@ -191,8 +191,12 @@ def forget_previous_run(domain):
     """Remove what an earlier attempt stored and found, so one run's rows are all that remain.
     (Its counters left the domain's and the batch's when it was queued again: Domain.requeue.)"""
     forget_findings(domain)
-    # Every URL row points to a sitemap row of its run, so no sitemap row means a clean slate.
-    if not SitemapFile.objects.filter(domain_id=domain.pk).exists():
+    # Every URL row points to a sitemap row of its run, so no sitemap row means a clean slate
+    # (the claim tells, Domain.objects.claim; a domain from elsewhere is asked).
+    has_rows = getattr(domain, "has_sitemap_rows", None)
+    if has_rows is None:
+        has_rows = SitemapFile.objects.filter(domain_id=domain.pk).exists()
+    if not has_rows:
         return
     history.hand_over_reused([domain.pk])  # re-runs: a later batch may read these rows
     forget_urls(domain.pk)  # in chunks (a domain of millions of URLs), and its lastmod histogram
