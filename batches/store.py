@@ -75,51 +75,58 @@ class DomainStore:
     def __init__(self, domain_id):
         self.domain_id = domain_id
         self.known = set()  # keys this store has committed for the domain
-        self.pending = set()  # keys written by the caller's transaction still open
         self.complete = None  # whether `known` is every key the domain has (None: not asked yet)
 
     def cleared(self):
         """The caller has just removed the domain's rows (worker.forget_previous_run): none
         are there but what this store writes, and nobody needs to ask the database."""
         self.known.clear()
-        self.pending.clear()
         self.complete = True
 
-    def rolled_back(self):
-        """The caller's transaction failed: what it wrote is not there (a retry writes it again)."""
-        self.pending.clear()
-
     def insert(self, sitemap_id, records):
-        if not records:
-            return 0
+        return self.insert_many([(sitemap_id, records)])[0]
+
+    def insert_many(self, chunks):
+        """Store [(sitemap_id, records)] in one transaction (a small domain written whole);
+        returns how many rows of each chunk were new. A page listed by two chunks is stored
+        with the first."""
+        if not any(records for _, records in chunks):
+            return [0] * len(chunks)
         # savepoint=False: a plain transaction when called alone, nothing extra inside the caller's
         with transaction.atomic(savepoint=False):
             if self.complete is None:
                 self.complete = not Url.objects.filter(domain_id=self.domain_id).exists()
-            rows = self._new_rows(_keyed(records))
+            planned = self._plan(chunks)
             try:
                 with transaction.atomic():
-                    _write(self.domain_id, sitemap_id, rows)
+                    for sitemap_id, rows in planned:
+                        _write(self.domain_id, sitemap_id, rows)
             except IntegrityError:
                 self.complete = False
-                rows = _absent(self.domain_id, rows)
-                _write(self.domain_id, sitemap_id, rows)
-            _count_months(self.domain_id, rows)
-            # Keys are known once committed (after a rollback they were never stored); until
-            # then they are pending, so later chunks of the same transaction (a small domain
-            # written whole) are de-duplicated against them too.
-            keys = [row[0] for row in rows]
-            self.pending.update(keys)
-            transaction.on_commit(partial(self._remember, keys))
-        return len(rows)
+                planned = [(sitemap_id, _absent(self.domain_id, rows)) for sitemap_id, rows in planned]
+                for sitemap_id, rows in planned:
+                    _write(self.domain_id, sitemap_id, rows)
+            written = [row for _, rows in planned for row in rows]
+            _count_months(self.domain_id, written)
+            # Only committed keys are known: after a rollback they were never stored.
+            transaction.on_commit(partial(self._remember, [row[0] for row in written]))
+        return [len(rows) for _, rows in planned]
+
+    def _plan(self, chunks):
+        """[(sitemap_id, new rows)]: each chunk's pages not stored yet nor in an earlier chunk."""
+        planned, taken = [], set()
+        for sitemap_id, records in chunks:
+            rows = [row for row in self._new_rows(_keyed(records)) if row[0] not in taken]
+            taken.update(row[0] for row in rows)
+            planned.append((sitemap_id, rows))
+        return planned
 
     def _new_rows(self, rows):
-        known, pending = self.known, self.pending
-        rows = [row for row in rows if row[0] not in known and row[0] not in pending]
+        known = self.known
+        rows = [row for row in rows if row[0] not in known]
         return rows if self.complete else _absent(self.domain_id, rows)
 
     def _remember(self, keys):
-        self.pending.difference_update(keys)
         if len(self.known) + len(keys) > MAX_KEYS:
             self.complete = False  # from now on the database knows more than we do
             return

@@ -105,13 +105,16 @@ class DomainWriter:
         finished = {event.key: event for event in events if isinstance(event, SitemapFinished)}
         moved = Counter()
         for event in events:
-            if isinstance(event, UrlChunk):
-                new = self.store.insert(self.sitemap_ids.get(event.sitemap_key), event.urls)
-                moved["urls_count"] += new
-                self._count_duplicates(event.sitemap_key, len(event.urls) - new)
-            elif isinstance(event, SitemapStarted):
+            if isinstance(event, SitemapStarted):
                 self._start_sitemap(event, finished.get(event.key))
-            elif isinstance(event, SitemapFinished):
+        chunks = [event for event in events if isinstance(event, UrlChunk)]
+        # one call for every chunk: the store de-duplicates across them in memory
+        stored = self.store.insert_many([(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls) for chunk in chunks])
+        for chunk, new in zip(chunks, stored):
+            moved["urls_count"] += new
+            self._count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)
+        for event in events:
+            if isinstance(event, SitemapFinished):
                 self._finish_sitemap(event, written=len(events) > 1, moved=moved)
         return moved
 
@@ -167,7 +170,6 @@ class DomainWriter:
             for key, count in self._counted.items():
                 self.audit.count_duplicates(key, -count)
             self.status = status
-            self.store.rolled_back()
             raise
 
     def _write_whole(self, event):
