@@ -9,8 +9,9 @@ How a chunk is stored (DomainStore.insert):
   written so far (written_keys.py: exact while few, then a Bloom filter of fixed size, so
   memory stays flat on the biggest domains). A domain started fresh (its earlier rows
   forgotten) has no rows but these, so a key the store never wrote is new without asking the
-  database, and its row goes straight into the URL table: COPY on PostgreSQL, one
-  INSERT ... SELECT over a JSON array on SQLite. No staging table, no ON CONFLICT. Only the
+  database, and its row goes straight into the URL table: COPY on PostgreSQL,
+  executemany on SQLite (one INSERT ... SELECT over a JSON array while a parse-ahead helper
+  runs). No staging table, no ON CONFLICT. Only the
   keys the filter may have written (its false hits and the true duplicates) are asked about.
 - For a domain that had rows already, one indexed query first asks which of the chunk's keys
   the domain has.
@@ -33,6 +34,7 @@ from django.db.models.functions import TruncMonth
 
 from .models import LastmodMonth, Url
 from .retention import delete_in_chunks
+from .sitemaps.engine import parsing_ahead
 from .sitemaps.identity import url_key
 from .written_keys import WrittenKeys
 
@@ -141,8 +143,10 @@ def _write(domain_id, sitemap_id, rows):
         return
     if connection.vendor == "postgresql":
         _copy(domain_id, sitemap_id, rows)
-    else:
+    elif parsing_ahead():
         _insert_select(domain_id, sitemap_id, rows)
+    else:
+        _insert_many(domain_id, sitemap_id, rows)
 
 
 def _copy(domain_id, sitemap_id, rows):
@@ -158,10 +162,25 @@ def _copy(domain_id, sitemap_id, rows):
                            record.priority, json.dumps(extras) if extras else None))
 
 
+def _insert_many(domain_id, sitemap_id, rows):
+    # Parsing serially, executemany costs the least CPU per row (sqlite3 binds each row in C;
+    # 1,000,000 URLs through the worker: 40.3 CPU s against 44.7 with the JSON array).
+    table = Url._meta.db_table
+    adapt = _datetime_adapter()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(domain_id, sitemap_id, record.loc, key, adapt(record.lastmod) if record.lastmod else None,
+              record.changefreq, record.priority, json.dumps(record.extras) if record.extras else None)
+             for key, record in rows],
+        )
+
+
 def _insert_select(domain_id, sitemap_id, rows):
-    # One statement over a JSON array instead of executemany: SQLite then inserts the whole
-    # chunk in one call that releases the GIL, so the engine can parse on beside it, and
-    # executemany's per-row binding is gone too.
+    # With a parse-ahead helper: one statement over a JSON array instead of executemany, so
+    # SQLite inserts the whole chunk in one call that releases the GIL and the helper parses on
+    # beside it (executemany gives the GIL back and takes it again on every row: 1,000,000 URLs
+    # through the worker took 53.9 CPU s that way, 38.8 with the JSON array).
     table = Url._meta.db_table
     adapt = _datetime_adapter()
     payload = json.dumps([

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from batches import written_keys
+from batches import store, written_keys
 from batches.models import Batch, Domain, FoundBy, LastmodMonth, SitemapFile, Url
 from batches.sitemaps import UrlRecord
 from batches.sitemaps.identity import normal_form, url_key
@@ -53,7 +53,13 @@ def pages(*paths):
     return [UrlRecord(f"https://example.com{path}") for path in paths]
 
 
-def test_it_stores_every_field_and_counts_the_new_rows(domain):
+@pytest.fixture(params=["serial", "parsing ahead"])
+def writer(request, monkeypatch):
+    """Both ways SQLite is written (executemany; one INSERT ... SELECT while a helper parses)."""
+    monkeypatch.setattr(store, "parsing_ahead", lambda: request.param == "parsing ahead")
+
+
+def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
     first = sitemap(domain, "/a.xml")
     extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co \\ \t tab"}]}
     records = [
@@ -75,7 +81,7 @@ def test_it_keeps_the_order_the_site_listed_the_urls_in(domain):
         "https://example.com/z", "https://example.com/a", "https://example.com/m"]
 
 
-def test_it_ignores_a_loc_already_stored_for_the_domain_and_does_not_count_it(domain):
+def test_it_ignores_a_loc_already_stored_for_the_domain_and_does_not_count_it(domain, writer):
     first, second = sitemap(domain, "/a.xml"), sitemap(domain, "/b.xml")
     assert insert_urls(domain.pk, first.pk, pages("/x", "/y")) == 2
     again = [UrlRecord("https://example.com/y", None, "weekly"), *pages("/z", "/z")]

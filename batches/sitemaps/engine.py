@@ -45,6 +45,8 @@ CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
 PROBE_HOLD = 2.0
 CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host answers it to every path
 FINGERPRINT_BYTES = 4096
+_helpers = 0  # parse-ahead helper threads running in this process
+_helpers_lock = threading.Lock()
 # The parser learns the HTTP charset in a later version; until then it is not passed.
 _READER_TAKES_CHARSET = "charset" in inspect.signature(SitemapReader).parameters
 
@@ -293,11 +295,18 @@ class _Crawl:
         self.helper.start()
 
     def _parse_ahead(self):
-        while not self.abandoned.is_set():
-            if not self.caller_busy.wait(0.5):
-                continue
-            if not self._parse_one_ahead():
-                time.sleep(0.005)
+        global _helpers
+        with _helpers_lock:
+            _helpers += 1
+        try:
+            while not self.abandoned.is_set():
+                if not self.caller_busy.wait(0.5):
+                    continue
+                if not self._parse_one_ahead():
+                    time.sleep(0.005)
+        finally:
+            with _helpers_lock:
+                _helpers -= 1
 
     def _parse_one_ahead(self):
         """Dispatch one queued item for the busy caller; False when there was nothing to do."""
@@ -614,6 +623,12 @@ class _Crawl:
         except BodyError as exc:
             error, code = str(exc), exc.code
         self._put(_BodyEnd(job, error, response.body.bytes_read, response.body.compressed, code))
+
+
+def parsing_ahead():
+    """Whether a parse-ahead helper runs in this process: a writer that holds the GIL row by
+    row would then take turns with it (the store writes a chunk in one call instead)."""
+    return _helpers > 0
 
 
 def _reader_problem(reader):
