@@ -21,6 +21,7 @@ Prints p50/p99 per request kind and the errors.
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -229,6 +230,9 @@ def readers_during_ingest(args):
 
     with bench_database() as database_url:
         os.environ["DATABASE_URL"] = database_url
+        # runserver and qcluster refuse the development key with DEBUG off; this process signs
+        # the readers' session with the same key they read it with.
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
         import django
 
         django.setup()

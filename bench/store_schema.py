@@ -60,10 +60,10 @@ CREATE TABLE url (
 
 class Variant:
     def __init__(self, name, indexes=("unique_key", "domain_id"), method="copy", sort="key", extras=False,
-                 chunk=CHUNK, sync=False, unlogged=False, check=False, counters=False, pragmas=()):
-        self.name, self.indexes, self.method, self.sort = name, indexes, method, sort
+                 chunk=CHUNK, sync=False, unlogged=False, check=False, counters=False, pragmas=(), keys="hash", group=""):
+        self.name, self.indexes, self.method, self.sort, self.keys = name, indexes, method, sort, keys
         self.extras, self.chunk, self.sync, self.unlogged = extras, chunk, sync, unlogged
-        self.check, self.counters, self.pragmas = check, counters, pragmas
+        self.check, self.counters, self.pragmas, self.group = check, counters, pragmas, group
 
 
 TODAY = dict(indexes=("unique_loc", "domain_id"), method="staging", sort="loc")
@@ -87,6 +87,11 @@ POSTGRES = [
 SQLITE_TODAY = dict(indexes=("unique_loc", "domain_id"), method="conflict", sort="loc",
                     pragmas=("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-32000", "wal_autocheckpoint=10000"))
 SQLITE_NEW = dict(SQLITE_TODAY, indexes=("unique_key", "domain_id"), method="insert", sort="key")
+# What sitemapadmin/settings.py sets on every SQLite connection (before issue 11's second round)
+SQLITE_SETTINGS = ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-32000",
+                   "wal_autocheckpoint=2500")
+SQLITE_JSON = dict(SQLITE_NEW, method="json", sort=None, pragmas=SQLITE_SETTINGS)
+SQLITE_JSON_S = dict(SQLITE_JSON, group="settings")  # --group settings: these variants only
 SQLITE = [
     Variant("0004: executemany ON CONFLICT, unique (domain, loc) text", **SQLITE_TODAY),
     Variant("  the same, chunks not sorted", **(SQLITE_TODAY | {"sort": None})),
@@ -103,6 +108,18 @@ SQLITE = [
             **(SQLITE_NEW | {"pragmas": ("journal_mode=WAL", "synchronous=NORMAL")})),
     Variant("  without (domain, id)", **(SQLITE_NEW | {"indexes": ("unique_key",)})),
     Variant("executemany INSERT, primary key only (the floor)", **(SQLITE_NEW | {"indexes": ()})),
+    Variant("settings.py today: json_each, 16 KiB pages, 32 MB cache", **SQLITE_JSON_S),
+    Variant("  the same, keys in insertion order (what random keys cost)", **SQLITE_JSON_S, keys="sequential"),
+    Variant("  the same, 4 KiB pages", **(SQLITE_JSON_S | {"pragmas": ("page_size=4096",) + SQLITE_SETTINGS[1:]})),
+    Variant("  the same, 64 MB cache", **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("cache_size=-64000",)})),
+    Variant("  the same, 8 MB cache", **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("cache_size=-8000",)})),
+    Variant("  the same, checkpoints every 160 MB of WAL",
+            **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("wal_autocheckpoint=10000",)})),
+    Variant("  the same, 100,000-row transactions", **SQLITE_JSON_S, chunk=100_000),
+    Variant("  the same, mmap of 256 MB", **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("mmap_size=268435456",)})),
+    Variant("  the same, 16 MB cache", **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("cache_size=-16000",)})),
+    Variant("  the same, 64 MB cache, checkpoints every 160 MB",
+            **(SQLITE_JSON_S | {"pragmas": SQLITE_SETTINGS + ("cache_size=-64000", "wal_autocheckpoint=10000")})),
 ]
 
 
@@ -214,6 +231,8 @@ def sqlite_run(data, variant):
         wall, cpu = time.perf_counter(), time.process_time()
         for position in range(0, len(data), variant.chunk):
             part = ordered(data[position : position + variant.chunk], variant.sort)
+            if variant.keys == "sequential":
+                part = [row[:4] + (position + n,) for n, row in enumerate(part)]
             params = [(loc, lastmod.isoformat(" ")[:-6], changefreq, priority, extras, key)
                       for loc, lastmod, changefreq, priority, key in part]
             conn.execute("BEGIN IMMEDIATE")
@@ -239,6 +258,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=("postgres", "sqlite"))
     parser.add_argument("--match", default="", help="run only the variants whose name contains this")
+    parser.add_argument("--group", default="", help="run only the variants of this group (settings)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
     data = make_rows(args.rows)
@@ -247,7 +267,7 @@ def main():
         plan += [("postgres", v, lambda v: pg_run(args.server, data, v)) for v in POSTGRES]
     if args.only != "postgres":
         plan += [("sqlite", v, lambda v: sqlite_run(data, v)) for v in SQLITE]
-    plan = [step for step in plan if args.match in step[1].name]
+    plan = [step for step in plan if args.match in step[1].name and (not args.group or step[1].group == args.group)]
     results = {}
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeat):

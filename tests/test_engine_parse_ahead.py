@@ -1,10 +1,13 @@
-"""Parse-ahead with many crawls at once: every URL a sitemap lists reaches the caller."""
+"""Parse-ahead: a helper thread parses a big sitemap while the caller stores; every URL a
+sitemap lists reaches the caller, also with many crawls at once; small sitemaps stay serial."""
 
 import queue
 import threading
+import time
 
 from batches.sitemaps import CrawlConfig, SitemapFinished, UrlChunk, crawl_domain
-from tests.sites import Route
+from batches.sitemaps import engine
+from tests.sites import Route, urlset
 
 URLSET = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
           + "".join(f"<url><loc>http://a.example/page/{n}</loc></url>" for n in range(100)) + "</urlset>")
@@ -45,3 +48,35 @@ def test_it_loses_no_url_chunk_when_many_crawls_parse_ahead_behind_a_slow_consum
         thread.join(timeout=60)
     assert listed == {host: 100 for host in hosts}
     assert sent == listed
+
+
+def _crawl_watching_helpers(site, config, pause=0.0):
+    """(locs in the order they arrived, most parse-ahead helpers seen alive at once)."""
+    locs, helpers = [], 0
+    for event in crawl_domain(site.host, config, scheme="http"):
+        helpers = max(helpers, sum(t.name == "sitemap-parse-ahead" for t in threading.enumerate()))
+        if isinstance(event, UrlChunk):
+            locs.extend(record.loc for record in event.urls)
+            time.sleep(pause)  # the caller storing the chunk
+    return locs, helpers
+
+
+def _listing(site, path, count):
+    site.routes["/robots.txt"] = Route(f"User-agent: *\nSitemap: {path}\n".encode())
+    site.add(path, urlset([site.url(f"/page/{n}") for n in range(count)]))
+
+
+def test_a_small_sitemap_stays_serial_with_parse_ahead_on(site):
+    _listing(site, "/small.xml", 500)
+    config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False, chunk_size=100)
+    locs, helpers = _crawl_watching_helpers(site, config, pause=0.01)
+    assert (len(locs), helpers) == (500, 0)
+
+
+def test_a_big_sitemap_is_parsed_ahead_by_one_helper_in_the_order_it_lists_its_urls(site):
+    _listing(site, "/big.xml", 40_000)
+    assert len(site.routes["/big.xml"].body) > 2 * engine.PARSE_AHEAD_BYTES
+    config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False, chunk_size=2000)
+    locs, helpers = _crawl_watching_helpers(site, config, pause=0.01)
+    assert locs == [site.url(f"/page/{n}") for n in range(40_000)]
+    assert helpers == 1

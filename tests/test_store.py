@@ -10,7 +10,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from batches import store
+from batches import store, written_keys
 from batches.models import Batch, Domain, FoundBy, LastmodMonth, SitemapFile, Url
 from batches.sitemaps import UrlRecord
 from batches.sitemaps.identity import normal_form, url_key
@@ -53,7 +53,13 @@ def pages(*paths):
     return [UrlRecord(f"https://example.com{path}") for path in paths]
 
 
-def test_it_stores_every_field_and_counts_the_new_rows(domain):
+@pytest.fixture(params=["serial", "parsing ahead"])
+def writer(request, monkeypatch):
+    """Both ways SQLite is written (executemany; one INSERT ... SELECT while a helper parses)."""
+    monkeypatch.setattr(store, "parsing_ahead", lambda: request.param == "parsing ahead")
+
+
+def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
     first = sitemap(domain, "/a.xml")
     extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co \\ \t tab"}]}
     records = [
@@ -75,7 +81,7 @@ def test_it_keeps_the_order_the_site_listed_the_urls_in(domain):
         "https://example.com/z", "https://example.com/a", "https://example.com/m"]
 
 
-def test_it_ignores_a_loc_already_stored_for_the_domain_and_does_not_count_it(domain):
+def test_it_ignores_a_loc_already_stored_for_the_domain_and_does_not_count_it(domain, writer):
     first, second = sitemap(domain, "/a.xml"), sitemap(domain, "/b.xml")
     assert insert_urls(domain.pk, first.pk, pages("/x", "/y")) == 2
     again = [UrlRecord("https://example.com/y", None, "weekly"), *pages("/z", "/z")]
@@ -120,7 +126,7 @@ def test_a_fresh_domain_is_deduplicated_by_the_keys_the_store_wrote(domain, comm
     domain_store = DomainStore(domain.pk)
     with commits():
         assert domain_store.insert(None, pages("/a", "/b")) == 2
-    assert domain_store.known == {url_key("https://example.com/a"), url_key("https://example.com/b")}
+    assert domain_store.written.exact == {url_key("https://example.com/a"), url_key("https://example.com/b")}
     with commits(), CaptureQueriesContext(connection) as queries:
         assert domain_store.insert(None, pages("/a", "/c", "/c")) == 1
     # No question to the database about /a: the store knows it wrote it.
@@ -152,17 +158,21 @@ def test_rows_written_behind_the_stores_back_fall_back_to_asking_the_database(do
         "https://example.com/a", "https://example.com/b", "https://example.com/late"]
 
 
-def test_past_its_bound_the_store_stays_exact_by_asking_the_database(domain, commits, monkeypatch):
-    monkeypatch.setattr(store, "MAX_KEYS", 3)
+def test_past_its_exact_keys_the_store_asks_the_database_only_about_the_keys_it_may_have_written(
+        domain, commits, monkeypatch):
+    monkeypatch.setattr(written_keys, "EXACT_KEYS", 3)
     domain_store = DomainStore(domain.pk)
     with commits():
         assert domain_store.insert(None, pages("/1", "/2")) == 2
     with commits():
         assert domain_store.insert(None, pages("/2", "/3", "/4")) == 2
-    assert domain_store.complete is False and len(domain_store.known) == 2
-    with commits():
-        assert domain_store.insert(None, pages("/1", "/3", "/4", "/5")) == 1
-    assert Url.objects.filter(domain=domain).count() == 5
+    assert (domain_store.complete, domain_store.written.certain) == (True, False)  # the filter took over
+    with commits(), CaptureQueriesContext(connection) as queries:
+        assert domain_store.insert(None, pages("/1", "/3", "/4", "/5", "/6")) == 2
+    lookups = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "loc_key" in q["sql"]]
+    assert len(lookups) == 1
+    assert [lookups[0].count(str(url_key(f"https://example.com/{n}"))) for n in range(1, 7)] == [1, 0, 1, 1, 0, 0]
+    assert Url.objects.filter(domain=domain).count() == 6
 
 
 def test_keys_of_a_rolled_back_chunk_are_not_remembered(domain, commits):
@@ -171,7 +181,7 @@ def test_keys_of_a_rolled_back_chunk_are_not_remembered(domain, commits):
         with transaction.atomic():
             assert domain_store.insert(None, pages("/a")) == 1
             transaction.set_rollback(True)  # what the worker does when its claim was lost
-    assert domain_store.known == set()
+    assert domain_store.written.exact == set()
     with commits():
         assert domain_store.insert(None, pages("/a")) == 1
     assert list(Url.objects.values_list("loc", flat=True)) == ["https://example.com/a"]

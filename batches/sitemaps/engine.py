@@ -3,11 +3,13 @@
 `crawl_domain` is a generator. A small thread pool downloads sitemaps (network latency is what
 threads hide) and passes their decompressed bytes through one bounded queue to the caller's
 thread, which parses them (push parsers, one per sitemap, so downloads interleave freely) and
-stores what they yield. Parsing stays on one thread on purpose: on two cores, several threads
-parsing under the GIL are slower than one, and they starve the thread that writes to the
-database (with CrawlConfig.parse_ahead, a helper parses while the caller is busy storing, but
-never at the same time as the caller's thread). Memory is bounded by the queue (chunks of at
-most a few hundred KiB) plus one pending UrlChunk per sitemap being read.
+stores what they yield. Parsing stays on one thread at a time on purpose: on two cores, several
+threads parsing under the GIL are slower than one, and they starve the thread that writes to
+the database. With CrawlConfig.parse_ahead, once a sitemap body passes PARSE_AHEAD_BYTES a
+helper thread parses while the caller is busy storing what it was given (the database writes
+without the GIL meanwhile), never at the same time as the caller's thread; small sitemaps stay
+serial, where a second thread costs more than it hides. Memory is bounded by the queue (chunks
+of at most a few hundred KiB), one pending UrlChunk per sitemap being read, and READY_CHUNKS.
 
 Each sitemap file is read once: URLs are claimed by their normal form (identity.normal_form)
 when scheduled and at every redirect hop, before the hop is requested. Named sitemaps (robots.txt,
@@ -33,6 +35,9 @@ from .records import CrawlFinished, DomainError, SitemapFinished, SitemapProblem
 
 QUEUE_SIZE = 32  # body chunks in flight (each at most fetch.PIECE_SIZE bytes)
 READY_CHUNKS = 2  # UrlChunks parsed ahead of the caller, at most
+# Decompressed bytes of one sitemap body past which a parse-ahead helper starts (with
+# CrawlConfig.parse_ahead): a body this big gives the caller several chunks to store.
+PARSE_AHEAD_BYTES = 1024 * 1024
 CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
 # A probe's answer waits (this long at most) until every sitemap robots.txt or the home page
 # named knows where its redirects land, so a named sitemap that redirects to a probed path is
@@ -40,6 +45,8 @@ CANCEL_POLL = 1.0  # seconds between two calls of the caller's `cancelled`
 PROBE_HOLD = 2.0
 CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host answers it to every path
 FINGERPRINT_BYTES = 4096
+_helpers = 0  # parse-ahead helper threads running in this process
+_helpers_lock = threading.Lock()
 # The parser learns the HTTP charset in a later version; until then it is not passed.
 _READER_TAKES_CHARSET = "charset" in inspect.signature(SitemapReader).parameters
 
@@ -113,6 +120,7 @@ class _Reading:
         else:
             self.reader = SitemapReader(url=body.final_url)
         self.chunk = []
+        self.fed = 0  # bytes given to the reader
         self.dropped = False  # chunks were dropped after the crawl stopped
         self.head = hashlib.blake2b(digest_size=16)  # of the first bytes: tells catch-all pages apart
         self.head_size = 0
@@ -134,10 +142,7 @@ def crawl_domain(host, config, scheme="", cancelled=None):
     """
     crawl = _Crawl(host, scheme, config, cancelled)
     try:
-        if config.parse_ahead:
-            yield from crawl._handing_over(crawl.run())
-        else:
-            yield from crawl.run()
+        yield from crawl._handing_over(crawl.run())
     finally:
         crawl.stop()
 
@@ -175,6 +180,7 @@ class _Crawl:
         self.ready = deque()  # events parsed ahead, waiting for the caller
         self.turn = threading.Lock()  # held by whichever thread may parse
         self.caller_busy = threading.Event()
+        self.helper = None  # the parse-ahead thread, once a body is big enough
         self.result = CrawlFinished()
 
     def stop(self):
@@ -238,16 +244,15 @@ class _Crawl:
             except queue.Empty:
                 self._check_deadline()
                 continue
-            if self.config.parse_ahead:
-                # Dispatched whole before anything is yielded: the helper may take the turn at
-                # every yield, and a dispatch left half done (records read, not yet put in their
-                # chunk) would let it finish the same sitemap first and lose those records.
-                self.ready.extend(self._dispatch(item))
-            else:
-                # Yielded as parsed, so a deadline stops the crawl within one chunk's worth.
-                yield from self._dispatch(item)
+            # Dispatched whole before anything is yielded: a parse-ahead helper may take the
+            # turn at any yield, and a dispatch left half done (records read, not yet put in
+            # their chunk) would let it finish the same sitemap first and lose those records.
+            self.ready.extend(self._dispatch(item))
 
     def _dispatch(self, item):
+        # Before, not only after: a caller that comes back from storing past the deadline
+        # must not parse the next piece (a whole piece is dispatched before it is yielded).
+        self._check_deadline()
         if isinstance(item, _Data):
             if self.stopping.is_set():
                 self.reading[item.job.key].dropped = True  # stopped: what is queued is not parsed
@@ -262,32 +267,46 @@ class _Crawl:
         self._check_deadline()
 
     # --- parsing ahead while the caller stores (CrawlConfig.parse_ahead) -----------
-    # The caller's thread gives the parse state (the "turn") to a helper thread for as long
-    # as the caller is busy with an event, and takes it back before going on: one thread at
-    # a time parses, and what the helper produces waits in `ready`, in order.
+    # The caller's thread gives the parse state (the "turn") away for as long as the caller is
+    # busy with an event, and takes it back before going on: one thread at a time parses, and
+    # what the helper produces waits in `ready`, in order. Every yield is between two whole
+    # dispatches, so the helper may take the turn at any of them. Until a body is big enough
+    # there is no helper, and the turn is a lock nobody else asks for.
     def _handing_over(self, events):
-        helper = threading.Thread(target=self._parse_ahead, name="sitemap-parse-ahead", daemon=True)
         self.turn.acquire()
-        helper.start()
+        holding = True
         try:
             for event in events:
                 self.caller_busy.set()
                 self.turn.release()
+                holding = False
                 yield event
                 self.caller_busy.clear()
                 self.turn.acquire()
+                holding = True
         finally:
             self.abandoned.set()
             self.caller_busy.clear()
-            if self.turn.locked():
+            if holding:  # closed at a yield, the turn may be the helper's: it is not ours to release
                 self.turn.release()
 
+    def _start_helper(self):
+        self.helper = threading.Thread(target=self._parse_ahead, name="sitemap-parse-ahead", daemon=True)
+        self.helper.start()
+
     def _parse_ahead(self):
-        while not self.abandoned.is_set():
-            if not self.caller_busy.wait(0.5):
-                continue
-            if not self._parse_one_ahead():
-                time.sleep(0.005)
+        global _helpers
+        with _helpers_lock:
+            _helpers += 1
+        try:
+            while not self.abandoned.is_set():
+                if not self.caller_busy.wait(0.5):
+                    continue
+                if not self._parse_one_ahead():
+                    time.sleep(0.005)
+        finally:
+            with _helpers_lock:
+                _helpers -= 1
 
     def _parse_one_ahead(self):
         """Dispatch one queued item for the busy caller; False when there was nothing to do."""
@@ -307,6 +326,9 @@ class _Crawl:
         reading = self.reading[item.job.key]
         if reading.job.is_probe:
             reading.remember_head(item.data)
+        reading.fed += len(item.data)
+        if reading.fed > PARSE_AHEAD_BYTES and self.helper is None and self.config.parse_ahead:
+            self._start_helper()
         records = reading.reader.feed(item.data)
         if records:
             yield from self._take(reading, records)
@@ -601,6 +623,12 @@ class _Crawl:
         except BodyError as exc:
             error, code = str(exc), exc.code
         self._put(_BodyEnd(job, error, response.body.bytes_read, response.body.compressed, code))
+
+
+def parsing_ahead():
+    """Whether a parse-ahead helper runs in this process: a writer that holds the GIL row by
+    row would then take turns with it (the store writes a chunk in one call instead)."""
+    return _helpers > 0
 
 
 def _reader_problem(reader):
