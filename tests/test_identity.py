@@ -74,3 +74,13 @@ def test_it_compares_an_invalid_idn_host_as_written_without_failing():
 def test_it_keeps_the_key_a_signed_64_bit_integer():
     key = url_key("http://example.com/a")
     assert -(2**63) <= key < 2**63 and key == url_key("HTTP://example.com:80/a#x")
+
+
+def test_a_url_with_an_explicit_port_keeps_it_unless_it_is_the_default():
+    # the already-normal fast path takes non-default ports (benchmarks and staging sites use them)
+    assert normal_form("http://h.example:8080/a?b=1") == "http://h.example:8080/a?b=1"
+    assert url_key("http://H.example:08080/a") == url_key("http://h.example:8080/a")
+    assert normal_form("http://h.example:80/a") == "http://h.example/a"
+    assert normal_form("https://h.example:443/a") == "https://h.example/a"
+    assert normal_form("http://h.example:443/a") == "http://h.example:443/a"
+    assert url_key("http://h.example:8080/a") != url_key("http://h.example/a")

@@ -19,9 +19,10 @@ import idna
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # RFC 3986 appendix B, with the delimiters kept so "?" with an empty query survives.
 _SPLIT = re.compile(r"([^:/?#]+):(?://([^/?#]*))?([^?#]*)(\?[^#]*)?")
-# Already normal: http(s), a lower-case ASCII host without port or user, a path, no escapes,
-# no fragment. Nearly every sitemap URL is like this; the "/." test below catches dot segments.
-_ALREADY_NORMAL = re.compile(r"https?://[a-z0-9.\-]+/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
+# Already normal: http(s), a lower-case ASCII host without user, a port only when it is not
+# the scheme's default (and has no leading zero), a path, no escapes, no fragment. Nearly every
+# sitemap URL is like this; the "/." test below catches dot segments.
+_ALREADY_NORMAL = re.compile(r"(https?)://[a-z0-9.\-]+(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # Characters RFC 3986 does not allow in a URI: escaped (RFC 3987 3.1, and what HTTP clients send).
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]]")
@@ -33,7 +34,8 @@ _authority_cache = {}
 def normal_form(url):
     """The normal form of an absolute URL (the URL as given, less its fragment, when it cannot
     be split)."""
-    if _ALREADY_NORMAL.fullmatch(url) and "/." not in url:
+    fast = _ALREADY_NORMAL.fullmatch(url)
+    if fast and "/." not in url and (fast.group(2) is None or fast.group(2) != _DEFAULT_PORTS[fast.group(1)]):
         return url
     match = _SPLIT.match(url)
     if match is None or match.end() != len(url.partition("#")[0]):
