@@ -51,7 +51,6 @@ class DomainWriter:
         self.held = [] if hold else None  # None: streaming
         self.held_urls = 0
         self.held_since = 0.0  # when the first URLs were held
-        self.streamed = False  # some of the run is in the database already
         self._last = None  # the last event taken (a retried write brings it again)
         self._counted = Counter()  # duplicates counted by the transaction in progress
 
@@ -90,7 +89,6 @@ class DomainWriter:
             with self._transaction():
                 self._move_counters(self._apply(self.held))
         self.held = None
-        self.streamed = True
 
     def _stream(self, event):
         if isinstance(event, CrawlFinished):
@@ -98,24 +96,23 @@ class DomainWriter:
             return
         with self._transaction():
             self._move_counters(self._apply([event]))
-        self.streamed = True
 
     def _apply(self, events):
         """Write the rows of `events` (inside `_transaction`); returns the counters they move."""
         finished = {event.key: event for event in events if isinstance(event, SitemapFinished)}
+        started = [event for event in events if isinstance(event, SitemapStarted)]
         moved = Counter()
-        for event in events:
-            if isinstance(event, SitemapStarted):
-                self._start_sitemap(event, finished.get(event.key))
+        for event in started:
+            self._start_sitemap(event, finished.get(event.key))
         chunks = [event for event in events if isinstance(event, UrlChunk)]
         # one call for every chunk: the store de-duplicates across them in memory
         stored = self.store.insert_many([(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls) for chunk in chunks])
         for chunk, new in zip(chunks, stored):
             moved["urls_count"] += new
             self._count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)
-        for event in events:
-            if isinstance(event, SitemapFinished):
-                self._finish_sitemap(event, written=len(events) > 1, moved=moved)
+        written = {event.key for event in started}  # their rows were created complete
+        for event in finished.values():
+            self._finish_sitemap(event, written=event.key in written, moved=moved)
         return moved
 
     def _start_sitemap(self, event, finished=None):

@@ -27,6 +27,13 @@ def claimed_domain(owner):
     return claim_domain(Domain.objects.get(host="shop.example").pk)
 
 
+def held_writer(domain):
+    """The writer the worker makes for a claimed domain whose earlier rows are forgotten."""
+    domain_writer = DomainWriter(domain, hold=True)
+    domain_writer.cleared()
+    return domain_writer
+
+
 def sitemap_events(pages, duplicates=0):
     """One sitemap of `pages` URLs (the first `duplicates` listed twice), then the crawl's end."""
     locs = [f"{ORIGIN}/p/{i}" for i in range(pages)] + [f"{ORIGIN}/p/{i}" for i in range(duplicates)]
@@ -47,8 +54,7 @@ def stored(domain):
 def test_a_small_domain_is_written_whole_when_its_crawl_finishes(owner):
     domain = claimed_domain(owner)
     events = sitemap_events(pages=40, duplicates=2)
-    domain_writer = DomainWriter(domain, hold=True)
-    domain_writer.cleared()
+    domain_writer = held_writer(domain)
     for event in events[:-1]:
         domain_writer.write(event)
     assert (SitemapFile.objects.count(), Url.objects.count()) == (0, 0)  # held in memory so far
@@ -79,8 +85,7 @@ def test_a_domain_past_the_hold_streams_its_rows_as_they_come(owner, monkeypatch
     monkeypatch.setattr(writer, "HOLD_URLS", 10)
     domain = claimed_domain(owner)
     events = sitemap_events(pages=30)
-    domain_writer = DomainWriter(domain, hold=True)
-    domain_writer.cleared()
+    domain_writer = held_writer(domain)
     domain_writer.write(events[0])
     domain_writer.write(events[1])  # 15 URLs: past the hold
 
@@ -97,8 +102,7 @@ def test_a_domain_held_too_long_shows_its_progress(owner, monkeypatch):
     monkeypatch.setattr(writer, "HOLD_SECONDS", 0.0)
     domain = claimed_domain(owner)
     events = sitemap_events(pages=6)
-    domain_writer = DomainWriter(domain, hold=True)
-    domain_writer.cleared()
+    domain_writer = held_writer(domain)
     domain_writer.write(events[0])
     assert not domain_writer.hold_expired()  # no URL yet: nothing worth showing
     domain_writer.write(events[1])
@@ -107,8 +111,7 @@ def test_a_domain_held_too_long_shows_its_progress(owner, monkeypatch):
 
 def test_cancelling_a_held_domain_keeps_what_it_read_before(owner):
     domain = claimed_domain(owner)
-    domain_writer = DomainWriter(domain, hold=True)
-    domain_writer.cleared()
+    domain_writer = held_writer(domain)
     for event in sitemap_events(pages=8)[:2]:
         domain_writer.write(event)
 
@@ -122,8 +125,7 @@ def test_cancelling_a_held_domain_keeps_what_it_read_before(owner):
 def test_a_whole_write_that_failed_is_counted_once_when_repeated(owner, monkeypatch):
     domain = claimed_domain(owner)
     events = sitemap_events(pages=20, duplicates=3)
-    domain_writer = DomainWriter(domain, hold=True)
-    domain_writer.cleared()
+    domain_writer = held_writer(domain)
     for event in events[:-1]:
         domain_writer.write(event)
     failures = []

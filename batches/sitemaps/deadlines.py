@@ -15,12 +15,11 @@ COMPACT_AT = 4096  # cancelled entries are dropped from the heap once it holds t
 
 
 class Deadline:
-    """A callback due at a monotonic moment; `cancel` before it is due and it never runs."""
+    """A callback for the watchdog; `cancel` it before it is due and it never runs."""
 
-    __slots__ = ("due", "callback", "cancelled")
+    __slots__ = ("callback", "cancelled")
 
-    def __init__(self, due, callback):
-        self.due = due
+    def __init__(self, callback):
         self.callback = callback
         self.cancelled = False
 
@@ -41,7 +40,7 @@ class Watchdog:
 
     def call_at(self, due, callback):
         """Call `callback()` on the watchdog's thread at monotonic time `due`; returns its Deadline."""
-        deadline = Deadline(due, callback)
+        deadline = Deadline(callback)
         with self._wake:
             if len(self._heap) >= COMPACT_AT:
                 self._compact()
