@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from .entry_tree import PIECE_BYTES, EntryEnds, EntryTree, TreeError, reopened_root
 from .markup import CUT, MARK, MarkupRepair, decode_references, without_marks
 from .records import ChildSitemap, Kind, SkipReason, UrlRecord
 from .values import MAX_FIELD_LENGTH, MAX_LOC_LENGTH, SPACE, check_loc, parse_changefreq, parse_lastmod, parse_priority
@@ -29,15 +30,31 @@ ENTITIES_REFUSED = "refused: the XML declares a DTD of its own (entities are nev
 
 
 class XmlFormat:
-    """An XML document pushed in UTF-8 chunks; `feed` and `close` return the entries read."""
+    """An XML document pushed in UTF-8 chunks; `feed` and `close` return the entries read.
 
-    def __init__(self, url=""):
+    It starts with the target parser. Once a urlset or an index is under way, the entries
+    are read from lxml's tree a piece at a time (entry_tree.py), at about half the cost; the
+    target parser takes over again for what the tree cannot read as the target would (a
+    piece libxml2 finds an error in, an entry larger than a piece) and for the body's end,
+    where its closing tags are checked. Each takeover starts a new target parser just inside
+    the root, at an entry boundary, so no entry is read twice or lost.
+    """
+
+    def __init__(self, url="", read_tree=True):
         self.target = _SitemapTarget(url)
+        self.read_tree = read_tree  # False: the target parser reads everything (tests compare)
         self.prolog = _PrologCheck()
         self.error = ""
         self.done = False
         self.parser = etree.XMLParser(target=self.target, encoding="utf-8", **_PARSER_OPTIONS)
+        self.parsers = [(self.parser, 0)]  # every target parser, with the lines before its first byte
         self.repair = MarkupRepair()
+        self.mode = _TARGET
+        self.ends = None  # EntryEnds once the entries may be read from the tree
+        self.tree = None
+        self.pending = b""  # bytes after the last entry read, while the tree reads
+        self.look_at = 0  # length of pending worth searching for an entry's end again (doubles)
+        self.lines = 0  # newlines in the bytes parsed so far, for the error lines of a takeover
 
     @property
     def kind(self):
@@ -56,18 +73,103 @@ class XmlFormat:
         return self.target.extras_dropped
 
     def feed(self, data):
-        self._parse(self.parser.feed, self.repair(data))
+        data = self.repair(data)
+        if self.mode == _TARGET:
+            self._give_target(data)
+            self._consider_tree()
+        else:
+            self._read_pieces(data)
         return self.target.take()
 
     def close(self):
-        self._parse(self.parser.feed, self.repair.flush())
+        tail = self.repair.flush()
+        if self.mode != _TARGET:
+            self._read_pieces(tail, closing=True)
+            tail, self.pending = self.pending, b""
+            if self.mode == _TREE:
+                self._take_over()
+        self._give_target(tail)
         if not self.done:
             self._parse(self.parser.close)
         self.done = True
         if self.target.doctype_seen and not self.target.doctype_cleared:
             self.error = self.error or ENTITIES_REFUSED  # the DOCTYPE never ended: it cannot be cleared
-        self.error = self.error or self.target.unfinished() or _first_error(self.parser)
+        self.error = self.error or self.target.unfinished() or _first_error(self.parsers)
         return self.target.take()
+
+    def _give_target(self, data):
+        self._parse(self.parser.feed, data)
+        self.lines += data.count(b"\n")
+
+    def _consider_tree(self):
+        """After a chunk read by the first target parser: may the tree read what follows?"""
+        repair, target = self.repair, self.target
+        if not self.read_tree or self.done or self.prolog is not None:
+            return
+        if target.kind not in (Kind.URLSET, Kind.INDEX):
+            return
+        if repair.section_end is None and not repair.tail and not repair.skipping:
+            # the next chunk starts outside any comment or CDATA section: its end tags are tags
+            self.ends = EntryEnds(target.entry_name)
+            self.mode = _HANDOVER
+
+    def _read_pieces(self, data, closing=False):
+        self.pending += data
+        if len(self.pending) < self.look_at and not closing:
+            return  # searched already: wait for twice as much, so tiny chunks cost linear time
+        if self.mode == _HANDOVER and not self._hand_over():
+            return
+        while self.mode == _TREE:
+            end = self.ends.last(self.pending, PIECE_BYTES)
+            if not end:
+                if len(self.pending) > PIECE_BYTES:  # an entry larger than a piece
+                    self._take_over()
+                self.look_at = 2 * len(self.pending)
+                return
+            self.look_at = 0
+            piece, self.pending = self.pending[:end], self.pending[end:]
+            try:
+                self.tree.read(piece)
+            except TreeError:
+                self.pending = piece + self.pending
+                self._take_over()
+                return
+            self.lines += piece.count(b"\n")
+            if len(self.pending) <= PIECE_BYTES:
+                return
+
+    def _hand_over(self):
+        """The first target parser reads on to the end of the entry it may be in; then the
+        tree takes over, if the target parser agrees it stands between two entries."""
+        end = self.ends.first(self.pending)
+        if not end:
+            if len(self.pending) > PIECE_BYTES:
+                self._stay_with_target()
+            self.look_at = 2 * len(self.pending)
+            return False
+        self.look_at = 0
+        piece, self.pending = self.pending[:end], self.pending[end:]
+        self._give_target(piece)
+        if self.done or not self.target.between_entries():
+            self._stay_with_target()
+            return False
+        self.tree = EntryTree(self.target, self.target.reopening_tag(), _PARSER_OPTIONS)
+        self.mode = _TREE
+        return True
+
+    def _stay_with_target(self):
+        pending, self.pending = self.pending, b""
+        self.mode = _TARGET_ONLY
+        self._give_target(pending)
+
+    def _take_over(self):
+        """A new target parser, just inside the root, reads the rest of the body."""
+        self.tree = None
+        self.parser = etree.XMLParser(target=self.target, encoding="utf-8", **_PARSER_OPTIONS)
+        self.parsers.append((self.parser, self.lines))
+        self.target.reopening = True
+        self._parse(self.parser.feed, reopened_root(*self.target.reopening_tag()))
+        self._stay_with_target()
 
     def _parse(self, step, *data):
         if self.done:
@@ -86,6 +188,11 @@ class XmlFormat:
             self.error, self.done = stop.reason, True
         except etree.XMLSyntaxError as exc:
             self.error, self.done = f"XML error: {_xml_message(exc)}", True
+
+
+# How XmlFormat reads: the target parser alone until a urlset or index is under way, then the
+# target parser to the end of an entry, then the tree; the target parser for good after that.
+_TARGET, _HANDOVER, _TREE, _TARGET_ONLY = "target", "handover", "tree", "target only"
 
 
 class _PrologCheck:
@@ -259,6 +366,9 @@ class _SitemapTarget:
         self.bases = []  # (depth, xml:base in force below it), innermost last
         self.bad = False
         self.names = {}
+        self.root_tag = ""  # as lxml names it: {namespace}local
+        self.namespaces = []  # (prefix, uri) declared on the root
+        self.reopening = False  # a new parser's stand-in for the root is next: not an element
 
     def take(self):
         records, self.records = self.records, []
@@ -272,22 +382,30 @@ class _SitemapTarget:
     def doctype(self, name, public_id, system_id):
         self.doctype_seen = True
 
+    def start_ns(self, prefix, uri):
+        if self.depth == 0:
+            self.namespaces.append((prefix, uri))
+
     def start(self, tag, attrib):
+        if self.reopening:
+            self.reopening = False
+            return
         depth = self.depth = self.depth + 1
         if _XML_BASE in attrib:
             self.bases.append((depth, urljoin(self.base(), attrib[_XML_BASE].strip(SPACE))))
         if self.fields is not None:
-            name = self.names.get(tag) or self._local_name(tag)
+            name = self.names.get(tag) or self.local_name(tag)
             if depth != self.entry_depth + 1:
                 self._start_nested(name, attrib)
             elif name in self.leaf_names and name != "guid":
                 self._collect(name)
             else:
                 self._start_field(name, attrib)
-        elif depth == self.entry_depth and (self.names.get(tag) or self._local_name(tag)) == self.entry_name:
+        elif depth == self.entry_depth and (self.names.get(tag) or self.local_name(tag)) == self.entry_name:
             self.fields, self.extras, self.extras_size, self.bad = {}, None, 0, False
         elif depth == 1:
-            self._start_root(self._local_name(tag))
+            self.root_tag = tag
+            self._start_root(self.local_name(tag))
 
     def data(self, text):
         if self.field is not None:
@@ -347,10 +465,23 @@ class _SitemapTarget:
             self.reasons[SkipReason.INVALID_LASTMOD] += 1
         return lastmod
 
-    def _local_name(self, tag):
+    def local_name(self, tag):
         name = _local(tag)
         self.names[tag] = name
         return name
+
+    def limit_of(self, name):
+        return MAX_LOC_LENGTH if name in _URL_FIELDS else MAX_FIELD_LENGTH
+
+    def between_entries(self):
+        return self.depth == 1 and self.fields is None
+
+    def reopening_tag(self):
+        """(the root's name as written, its namespace declarations), for reopened_root."""
+        namespace, _, local = self.root_tag[1:].rpartition("}") if self.root_tag.startswith("{") else ("", "", self.root_tag)
+        prefixes = [prefix for prefix, uri in self.namespaces if uri == namespace]
+        prefix = None if None in prefixes or "" in prefixes or not prefixes else prefixes[0]
+        return (f"{prefix}:{local}" if prefix else local), self.namespaces
 
     def _start_root(self, name):
         if self.doctype_seen and not self.doctype_cleared:
@@ -361,7 +492,7 @@ class _SitemapTarget:
         self.kind, self.entry_depth, self.entry_name, self.leaf_names, self.make = plan
 
     def _collect(self, name):
-        self.field, self.text = name, _Text(MAX_LOC_LENGTH if name in _URL_FIELDS else MAX_FIELD_LENGTH)
+        self.field, self.text = name, _Text(self.limit_of(name))
 
     def _start_field(self, name, attrib):
         if name == "guid":
@@ -432,15 +563,19 @@ class _SitemapTarget:
         return node.result(text)
 
     def _end_entry(self):
-        record, reason = (None, SkipReason.INVALID_LOC) if self.bad else self.make(self, self.fields, self.extras)
+        self.add_entry(self.fields, self.extras, self.bad)
+        self.fields = self.extras = self.field = None
+        self.nodes = []
+        self.ignored = 0
+
+    def add_entry(self, fields, extras=None, bad=False):
+        """An entry read to its end: kept as a record, or counted as skipped with its reason."""
+        record, reason = (None, SkipReason.INVALID_LOC) if bad else self.make(self, fields, extras)
         if record is None:
             self.skipped += 1
             self.reasons[reason or SkipReason.INVALID_LOC] += 1
         else:
             self.records.append(record)
-        self.fields = self.extras = self.field = None
-        self.nodes = []
-        self.ignored = 0
 
     def _add_extra(self, key, value):
         if not value:
@@ -460,10 +595,12 @@ def _xml_message(exc):
     return str(exc).split("\n")[0][:300]
 
 
-def _first_error(parser):
+def _first_error(parsers):
     # In recover mode libxml2 keeps going past damage (a broken tag, an undefined entity, bytes
-    # invalid in the declared encoding); report the first error so the sitemap shows it.
-    for entry in parser.feed_error_log:
-        if entry.level >= etree.ErrorLevels.ERROR:
-            return f"XML error at line {entry.line}: {entry.message.strip()[:250]}"
+    # invalid in the declared encoding); report the first error so the sitemap shows it. A
+    # parser that took over mid-body counts its lines from there (its stand-in root has none).
+    for parser, lines_before in parsers:
+        for entry in parser.feed_error_log:
+            if entry.level >= etree.ErrorLevels.ERROR:
+                return f"XML error at line {entry.line + lines_before}: {entry.message.strip()[:250]}"
     return ""
