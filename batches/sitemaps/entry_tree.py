@@ -104,6 +104,7 @@ class EntryTree:
         self.marker = f'<{_MARKER} token="{self.token}"/>'.encode()
         self.errors = 0
         self.names = target.names  # tag -> local name, shared with the target
+        self.limits = {name: target.limit_of(name) for name in target.leaf_names}  # of the leaves read
 
     def read(self, piece):
         self.parser.feed(piece)
@@ -119,8 +120,10 @@ class EntryTree:
         if not len(root) or root[-1].get("token") != self.token:
             raise TreeError()
         target = self.target
+        names, entry_name = self.names, target.entry_name
         for entry in root:
-            if self._name(entry.tag) == target.entry_name:
+            tag = entry.tag
+            if (names.get(tag) or target.local_name(tag)) == entry_name:
                 fields = self._plain_fields(entry)
                 if fields is None:
                     _replay(target, entry)
@@ -130,10 +133,12 @@ class EntryTree:
 
     def _plain_fields(self, entry):
         """The entry's fields as the target would collect them, or None when it is not plain."""
-        leaves, fields = self.target.leaf_names, {}
+        names, limits, fields = self.names, self.limits, {}
         for child in entry:
-            name = self._name(child.tag)
-            if name not in leaves or len(child):
+            tag = child.tag
+            name = names.get(tag) or self.target.local_name(tag)
+            limit = limits.get(name)
+            if limit is None or len(child):
                 return None
             if name in fields:
                 continue
@@ -142,16 +147,10 @@ class EntryTree:
                 fields[name] = ""
                 continue
             value = text.strip(SPACE)
-            if MARK in value or CUT in value or len(value) > self.target.limit_of(name):
+            if len(value) > limit or MARK in value or CUT in value:
                 return None
             fields[name] = value
         return fields
-
-    def _name(self, tag):
-        name = self.names.get(tag)
-        if name is None:
-            name = self.target.local_name(tag)
-        return name
 
 
 def _replay(target, element):
