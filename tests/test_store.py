@@ -65,14 +65,16 @@ def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
     records = [
         UrlRecord("https://example.com/b", MAY, "daily", 0.8, extras),
         UrlRecord("https://example.com/a"),
+        UrlRecord("https://example.com/back\\slash\\N", JUNE, "", 0.0001, {"news": [{"title": "\\N \\t"}]}),
     ]
-    assert insert_urls(domain.pk, first.pk, records) == 2
+    assert insert_urls(domain.pk, first.pk, records) == 3
     assert stored(domain) == {
         "https://example.com/a": (first.pk, None, "", None, None),
+        "https://example.com/back\\slash\\N": (first.pk, JUNE, "", 0.0001, {"news": [{"title": "\\N \\t"}]}),
         "https://example.com/b": (first.pk, MAY, "daily", 0.8, extras),
     }
     assert set(Url.objects.values_list("loc_key", flat=True)) == {
-        url_key("https://example.com/a"), url_key("https://example.com/b")}
+        url_key("https://example.com/a"), url_key("https://example.com/b"), url_key("https://example.com/back\\slash\\N")}
 
 
 def test_it_keeps_the_order_the_site_listed_the_urls_in(domain):
