@@ -52,6 +52,9 @@ def main(host):
     processing.crawl_config = lambda: replace(configured(), parse_ahead=parse_ahead)
 
     call_command("migrate", verbosity=0)
+    from batches.heap import freeze_loaded
+
+    freeze_loaded()  # as qcluster and import_domains --sync do before they store
     owner, _ = get_user_model().objects.get_or_create(username="bench")
     batch = Batch.objects.create(name="bench", owner=owner, domains_total=1)
     domain = Domain.objects.create(batch=batch, entry=host, host=host, scheme="http")

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from batches import progress
 from batches.entries import CsvFirstColumn, InvalidLine, bounded_lines, parse_line
+from batches.heap import freeze_loaded
 from batches.models import SKIPPED_LINES_KEPT, Batch, DomainStatus
 from batches.owners import command_user
 from batches.services import create_batch
@@ -57,6 +58,7 @@ class Command(BaseCommand):
                 raise CommandError("no valid entry: nothing to import")
         self.stdout.write(f"Created batch {batch.pk} ({batch.name}) with {batch.domains_total} domains")
         if sync:
+            freeze_loaded()
             process_batch_here(batch.pk, on_progress=progress.Progress(batch, self.stderr))
         elif wait:
             progress.wait_for(batch.pk, self.stderr)
