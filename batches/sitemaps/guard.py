@@ -17,7 +17,7 @@ import socket
 import threading
 from contextlib import contextmanager
 
-from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -192,18 +192,14 @@ class _HTTPSConnection(_Watched, HTTPSConnection):
     pass
 
 
-class WatchedAdapter(HTTPAdapter):
-    """A requests adapter whose connections resolve through one pinned `Resolver`, report to
-    the request's watch and, when `guarded`, never connect to non-public addresses."""
+class GuardedPools(PoolManager):
+    """urllib3 connection pools whose connections resolve through one pinned `Resolver`, report
+    to the request's watch and, when `guarded`, never connect to non-public addresses."""
 
     def __init__(self, guarded=True, allowed_addresses=(), **kwargs):
-        self.resolver = Resolver(guarded, allowed_addresses)
         super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        resolver = getattr(self, "resolver", None) or Resolver(guarded=True)
-        self.poolmanager.pool_classes_by_scheme = {
+        self.resolver = resolver = Resolver(guarded, allowed_addresses)
+        self.pool_classes_by_scheme = {
             "http": type("HTTPPool", (HTTPConnectionPool,), {
                 "ConnectionCls": type("HTTPConnection", (_HTTPConnection,), {"resolver": resolver}),
             }),
