@@ -1,5 +1,7 @@
 """The queue module: what a crawl message asks of django-q2."""
 
+import uuid
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +26,7 @@ def test_it_keeps_the_result_of_a_failed_handover_but_not_of_a_successful_one(ow
 
     # django-q2's own monitor decides what to save from the message
     save_task({**task, **ended, "success": True, "result": None}, get_broker())
-    save_task({**task, **ended, "id": task["id"] + "-2", "success": False, "result": "boom"}, get_broker())
+    save_task({**task, **ended, "id": uuid.uuid4().hex, "success": False, "result": "boom"}, get_broker())
 
     assert Success.objects.count() == 0
     assert list(Failure.objects.values_list("func", "result")) == [("batches.tasks.crawl_domains", "boom")]
