@@ -191,14 +191,11 @@ class DomainQuerySet(models.QuerySet):
             now = timezone.now()
             Domain.objects.filter(pk=current.pk).move_to(
                 status, urls_count=urls, sitemaps_count=sitemaps, finished_at=now, **counts, **fields)
-            counter = DOMAIN_COUNTERS[status]
-            moved = {name: F(name) + (value - getattr(current, name)) for name, value in counts.items()}
-            Batch.all_objects.filter(pk=current.batch_id).update(
-                urls_count=F("urls_count") + (urls - current.urls_count),
-                sitemaps_count=F("sitemaps_count") + (sitemaps - current.sitemaps_count),
-                progressed_at=now, **{counter: F(counter) + 1}, **moved,
-            )
-        Batch.finish_if_complete(current.batch_id)
+            moved = {name: value - getattr(current, name) for name, value in counts.items()}
+            remaining = Batch.count_domain_end(current.batch_id, status, now, urls_count=urls - current.urls_count,
+                                              sitemaps_count=sitemaps - current.sitemaps_count, **moved)
+        if remaining is not None and remaining <= 0:
+            Batch.finish_if_complete(current.batch_id)
         return 1
 
     def finish_whole(self, pk, attempt, batch_id, status, urls_count, sitemaps_count, **fields):
@@ -210,20 +207,14 @@ class DomainQuerySet(models.QuerySet):
                   "finished_at": now, **fields}
         assignments = ", ".join(f"{Domain._meta.get_field(name).column} = %s" for name in values)
         params = [Domain._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
-        counter = DOMAIN_COUNTERS[status]
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {Domain._meta.db_table} SET {assignments} "
                            "WHERE id = %s AND attempts = %s AND status = %s",
                            [*params, pk, attempt, DomainStatus.RUNNING])
             if cursor.rowcount != 1:
                 return 0
-            cursor.execute(
-                f"UPDATE {Batch._meta.db_table} SET urls_count = urls_count + %s, sitemaps_count = sitemaps_count + %s, "
-                f"progressed_at = %s, {counter} = {counter} + 1 WHERE id = %s "
-                "RETURNING domains_total - domains_done - domains_failed - domains_cancelled",
-                [urls_count, sitemaps_count, connection.ops.adapt_datetimefield_value(now), batch_id])
-            remaining = cursor.fetchone()
-        if remaining is not None and remaining[0] <= 0:
+        remaining = Batch.count_domain_end(batch_id, status, now, urls_count=urls_count, sitemaps_count=sitemaps_count)
+        if remaining is not None and remaining <= 0:
             Batch.finish_if_complete(batch_id)
         return 1
 
@@ -323,6 +314,23 @@ class Batch(models.Model):
         if self.domains_failed:
             return BatchStatus.COMPLETED_WITH_ERRORS
         return BatchStatus.COMPLETED
+
+    @classmethod
+    def count_domain_end(cls, pk, status, now, **moved):
+        """Move batch `pk`'s counters for one domain that ended as `status` (its counter + 1,
+        each of `moved` by its amount); returns how many of its domains have not ended, or None
+        when the batch is gone. The one batch update of both `finish` and `finish_whole`, in SQL:
+        the ORM's F() update cost more CPU than the statement."""
+        counter = DOMAIN_COUNTERS[status]
+        assignments = [f"{counter} = {counter} + 1", "progressed_at = %s"]
+        assignments += [f"{cls._meta.get_field(name).column} = {cls._meta.get_field(name).column} + %s" for name in moved]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {cls._meta.db_table} SET {', '.join(assignments)} WHERE id = %s "
+                "RETURNING domains_total - domains_done - domains_failed - domains_cancelled",
+                [connection.ops.adapt_datetimefield_value(now), *moved.values(), pk])
+            remaining = cursor.fetchone()
+        return None if remaining is None else remaining[0]
 
     @classmethod
     def mark_started(cls, pk):
