@@ -9,8 +9,8 @@ from urllib.parse import urljoin, urlsplit
 
 from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema, RequestException
 from requests.models import PreparedRequest
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
-from urllib3 import Retry, Timeout
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_auth_from_url
+from urllib3 import Retry, Timeout, make_headers
 from urllib3.exceptions import (
     ClosedPoolError, ConnectTimeoutError, HTTPError, LocationValueError, MaxRetryError, NewConnectionError,
     ProtocolError, ReadTimeoutError, SSLError,
@@ -245,8 +245,12 @@ class Fetcher:
         """(urllib3's streamed answer, the URL as prepared and requested)."""
         prepared = _prepared_url(url)
         pool = self.pools.connection_from_url(prepared)
+        headers = {**self.headers, **headers} if headers else self.headers
+        user, password = get_auth_from_url(prepared) if "@" in urlsplit(prepared).netloc else ("", "")
+        if user or password:  # credentials in the URL go as Basic auth, as requests sent them
+            headers = {**headers, **make_headers(basic_auth=f"{user}:{password}")}
         raw = pool.urlopen(
-            "GET", _request_target(prepared), headers={**self.headers, **headers} if headers else self.headers,
+            "GET", _request_target(prepared), headers=headers,
             redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
             retries=_NO_RETRIES, timeout=self.timeout, chunked=False,
         )
