@@ -165,13 +165,15 @@ class DatabaseHostGate(HostGate):
         self._execute(f"UPDATE {self.table} SET in_flight = in_flight - 1 WHERE host = %s AND in_flight > 0", [host])
 
     def _hold(self, host):
-        now = timezone.now()
-        self._ensure_row(host, now)
+        # One statement: a host seen for the first time gets its row already held; a known one
+        # is taken only when nothing is in flight there or the holder's lease ran out.
+        now = self._value(timezone.now())
         held, _ = self._execute(
-            f"UPDATE {self.table} SET in_flight = %s, lease_until = %s, updated_at = %s "
-            "WHERE host = %s AND (in_flight = 0 OR lease_until < %s)",
-            [self.concurrency, self._value(now + timedelta(seconds=hold_lease())), self._value(now), host,
-             self._value(now)],
+            f"INSERT INTO {self.table} AS slot (host, next_request_at, in_flight, lease_until, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (host) DO UPDATE SET in_flight = excluded.in_flight, "
+            "lease_until = excluded.lease_until, updated_at = excluded.updated_at "
+            "WHERE slot.in_flight = 0 OR slot.lease_until < %s",
+            [host, now, self.concurrency, self._value(timezone.now() + timedelta(seconds=hold_lease())), now, now],
         )
         return held == 1
 
@@ -183,13 +185,6 @@ class DatabaseHostGate(HostGate):
     def _release_hold(self, host):
         self._execute(f"UPDATE {self.table} SET in_flight = CASE WHEN in_flight > %s THEN in_flight - %s ELSE 0 END "
                       "WHERE host = %s", [self.concurrency, self.concurrency, host])
-
-    def _ensure_row(self, host, now):
-        self._execute(
-            f"INSERT INTO {self.table} (host, next_request_at, in_flight, lease_until, updated_at) "
-            "VALUES (%s, %s, 0, %s, %s) ON CONFLICT (host) DO NOTHING",
-            [host, self._value(now), self._value(now), self._value(now)],
-        )
 
     def _push_back(self, host, seconds):
         until = self._value(timezone.now() + timedelta(seconds=seconds))

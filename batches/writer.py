@@ -118,11 +118,10 @@ class DomainWriter:
     def _start_sitemap(self, event, finished=None):
         # When its end is known already (a held run), the row is written once, complete.
         fields = _sitemap_fields(finished) if finished else {}
-        row = SitemapFile.objects.create(
+        self.sitemap_ids[event.key] = SitemapFile.objects.insert(
             domain_id=self.domain.pk, parent_id=self.sitemap_ids.get(event.parent_key), url=event.url,
             found_by=event.found_by, lastmod=event.lastmod, **fields,
         )
-        self.sitemap_ids[event.key] = row.pk
 
     def _finish_sitemap(self, event, written, moved):
         sitemap = SitemapFile.objects.filter(pk=self.sitemap_ids.get(event.key))

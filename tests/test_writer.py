@@ -81,6 +81,26 @@ def test_a_small_domain_is_written_whole_when_its_crawl_finishes(owner):
     assert len(statements) <= (9 if connection.vendor == "postgresql" else 7), statements
 
 
+def test_a_sitemap_row_is_inserted_in_one_statement_as_create_would_write_it(owner, django_assert_num_queries):
+    from datetime import datetime, timezone as dt_timezone
+
+    domain = claimed_domain(owner)
+    lastmod = datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt_timezone.utc)
+    fields = {"domain_id": domain.pk, "url": f"{ORIGIN}/a.xml", "found_by": "robots", "lastmod": lastmod,
+              "compressed": True, "http_status": 200}
+    created = SitemapFile.objects.create(**fields)
+    with django_assert_num_queries(1):
+        pk = SitemapFile.objects.insert(parent_id=created.pk, **fields)
+
+    def columns(row):
+        return {f.attname: getattr(row, f.attname) for f in SitemapFile._meta.concrete_fields if f.attname not in ("id", "parent_id")}
+
+    inserted = SitemapFile.objects.get(pk=pk)
+    assert (inserted.parent_id, columns(inserted)) == (created.pk, columns(created))
+    with pytest.raises(TypeError, match="not a column of SitemapFile: colour"):
+        SitemapFile.objects.insert(colour="red", **fields)
+
+
 def test_a_domain_past_the_hold_streams_its_rows_as_they_come(owner, monkeypatch):
     monkeypatch.setattr(writer, "HOLD_URLS", 10)
     domain = claimed_domain(owner)
