@@ -85,8 +85,8 @@ def hosts(count, port):
 def run(url, domains, clusters, workers, latency, sqlite=False, profile=None):
     """Start `clusters` qclusters, then time `import_domains - --wait --json` of `domains` sites.
 
-    Returns (seconds, summary line, cluster CPU-seconds, peak cluster RSS in MiB, [first, last]
-    thousand-domain rates)."""
+    Returns (seconds, summary line, (cluster user, cluster system, import_domains) CPU-seconds,
+    peak cluster RSS in MiB, [first, last] thousand-domain rates)."""
     server = serve(latency)
     env = dict(os.environ, DATABASE_URL=url, SITEMAPS_ALLOW_PRIVATE_HOSTS="1", SITEMAPS_RETRIES="0",
                LOG_LEVEL="WARNING")
@@ -110,6 +110,7 @@ def run(url, domains, clusters, workers, latency, sqlite=False, profile=None):
                                f"scale {clusters}x{workers or 'default'}"], input=listing, cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=1800)
         seconds = time.perf_counter() - started
+        imported = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import command, reaped; the clusters run on
         if done.returncode:
             raise SystemExit(f"import_domains failed:\n{done.stderr[-3000:]}")
         rates = _first_and_last_thousand(url, sqlite)
@@ -125,9 +126,10 @@ def run(url, domains, clusters, workers, latency, sqlite=False, profile=None):
                 process.wait()
         server.shutdown()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # RUSAGE_CHILDREN counts every reaped descendant: the clusters and their workers, plus the
-    # import command (small: it inserts rows and polls once a second).
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # RUSAGE_CHILDREN counts reaped descendants: the import command was reaped when it ended,
+    # the clusters and their workers only once stopped, so the two differences part them.
+    cpu = (after.ru_utime - imported.ru_utime, after.ru_stime - imported.ru_stime,  # the clusters: user, system
+           (imported.ru_utime + imported.ru_stime) - (before.ru_utime + before.ru_stime))  # import_domains
     return seconds, done.stdout.strip().splitlines()[-1], cpu, peak["rss"] / 1024, rates
 
 
@@ -329,7 +331,9 @@ def main():
             thousands = f"; first/last thousand {rates[0]:.0f}/{rates[1]:.0f} domains/s" if rates else ""
             print(f"latency {latency * 1000:.0f} ms, {'SQLite' if args.sqlite else 'PostgreSQL'}, {clusters} "
                   f"qcluster: {args.domains} domains in {seconds:.1f} s{ratio}; cluster CPU "
-                  f"{cpu * 1000 / args.domains:.1f} ms/domain, peak RSS {rss:.0f} MiB{thousands}  {summary}",
+                  f"{(cpu[0] + cpu[1]) * 1000 / args.domains:.1f} ms/domain (user {cpu[0] * 1000 / args.domains:.1f}, "
+                  f"system {cpu[1] * 1000 / args.domains:.1f}; import_domains {cpu[2] * 1000 / args.domains:.1f} "
+                  f"more), peak RSS {rss:.0f} MiB{thousands}  {summary}",
                   flush=True)
 
 

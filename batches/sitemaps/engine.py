@@ -61,6 +61,7 @@ class _Job:
     lastmod: object = None
     started: bool = False
     landed: bool = False  # its request got past every redirect (or failed)
+    ruled: threading.Event | None = None  # a probe's: set once the caller has read what it answered
 
     @property
     def is_probe(self):
@@ -103,6 +104,10 @@ class _BodyEnd:
     bytes_read: int
     compressed: bool
     code: str = ""  # the SitemapProblem of `error`
+
+
+class _Wake:
+    """The last job in flight ended with nothing to report: the caller stops waiting."""
 
 
 class _Abandoned(Exception):
@@ -174,7 +179,7 @@ class _Crawl:
         self.listing_done = False
         self.listed_landed = threading.Event()
         self.next_key = 0
-        self.pending = 0
+        self.pending = 0  # jobs scheduled whose end the caller has not seen (under claims_lock)
         self.first_error = ""
         self.reading = {}  # job key -> _Reading, for bodies being parsed
         self.ready = deque()  # events parsed ahead, waiting for the caller
@@ -262,7 +267,7 @@ class _Crawl:
             self.reading[item.job.key] = _Reading(item)
         elif isinstance(item, _BodyEnd):
             yield from self._end_body(item)
-        else:
+        elif isinstance(item, _Outcome):
             yield from self._record_outcome(item.job, item.finished)
         self._check_deadline()
 
@@ -366,6 +371,8 @@ class _Crawl:
         if end.job.is_probe and not end.job.started and reader.kind == Kind.NOT_SITEMAP:
             self._note_catch_all(reading)
             finished = None  # a soft 404 or some other page at a guessed path
+        if end.job.ruled:
+            end.job.ruled.set()
         yield from self._record_outcome(end.job, finished)
 
     def _note_catch_all(self, reading):
@@ -377,7 +384,7 @@ class _Crawl:
         return any(count >= CATCH_ALL_ANSWERS for count in list(self.catch_all.values()))
 
     def _record_outcome(self, job, finished):
-        self.pending -= 1
+        self._count_off()
         if finished is None:
             return
         if not job.started:
@@ -442,9 +449,12 @@ class _Crawl:
             return
         self.next_key += 1
         job = _Job(self.next_key, url, parent_key, found_by, depth, lastmod)
+        if job.is_probe:
+            job.ruled = threading.Event()
         if not job.is_probe and not self._claim(job, url):
             return  # a redirect of a job in flight landed there a moment ago: it is read already
-        self.pending += 1
+        with self.claims_lock:
+            self.pending += 1
         if self._index_lastmod_unchanged(job):
             # Not fetched at all: the caller keeps the previous run's URLs of this child.
             self.ready.extend(self._record_outcome(job, SitemapFinished(job.key, unchanged=True)))
@@ -533,6 +543,19 @@ class _Crawl:
             return home_page_sitemaps(_read_capped(response.body, self.config.max_home_page_bytes)[0], response.url)
 
     # --- pool threads: download only ---------------------------------------------------
+    def _count_off(self):
+        """One job fewer in flight; True when it was the last."""
+        with self.claims_lock:
+            self.pending -= 1
+            return self.pending == 0
+
+    def _end_silently(self, job):
+        """A job with nothing to record (a probe that missed, a file read elsewhere) is counted
+        off here, on its download thread: waking the caller for each of a domain's dozen missed
+        probes cost more CPU, in thread switches, than the probes. The last one wakes it."""
+        if self._count_off():
+            self._put(_Wake())
+
     def _put(self, item):
         # Blocks while the caller is behind; that is the back pressure that bounds memory.
         while not self.abandoned.is_set():
@@ -546,7 +569,7 @@ class _Crawl:
     def _fetch_job(self, job):
         try:
             if self.stopping.is_set() or self._pointless(job):
-                self._put(_Outcome(job, None))
+                self._end_silently(job)
             else:
                 self._fetch(job)
         except _Abandoned:
@@ -581,20 +604,21 @@ class _Crawl:
     def _fetch(self, job):
         finished = SitemapFinished(job.key)
         conditional = self._conditional_headers(job.url)
+        pumped = False
         try:
             response = self.fetcher.get(job.url, self.config.max_sitemap_bytes, self.deadline,
                                         landing=lambda url: self._claim(job, url), headers=conditional)
             self._landed(job)
         except AlreadyRead:
-            self._put(_Outcome(job, None))  # redirected to a sitemap this crawl reads anyway
+            self._end_silently(job)  # redirected to a sitemap this crawl reads anyway
             return
         except FetchError as exc:
             finished.error, finished.error_code = str(exc), exc.problem
-            self._put(_Outcome(job, None if job.is_probe else finished))
+            self._end(job, finished)
             return
         with response:
             if job.is_probe and not self._probe_claims(job):
-                self._put(_Outcome(job, None))  # a named sitemap landed here: it is read there
+                self._end_silently(job)  # a named sitemap landed here: it is read there
                 return
             finished.http_status = response.status
             finished.content_type = response.content_type
@@ -607,9 +631,22 @@ class _Crawl:
                 self._put(_Outcome(job, finished))
             elif not response.ok:
                 finished.error, finished.error_code = f"HTTP {response.status}", SitemapProblem.HTTP_ERROR
-                self._put(_Outcome(job, None if job.is_probe else finished))
+                self._end(job, finished)
             else:
                 self._pump(job, response, finished)
+                pumped = True
+        if pumped and job.is_probe:
+            # A probe that answered a page takes its thread's next probe only once the caller
+            # has read it: three identical non-sitemap answers stop the probing, and they must
+            # be counted before more probes start, however far the caller is behind.
+            job.ruled.wait(PROBE_HOLD)
+
+    def _end(self, job, failed):
+        """A sitemap that failed before its body: recorded, but a probe's miss is silence."""
+        if job.is_probe:
+            self._end_silently(job)
+        else:
+            self._put(_Outcome(job, failed))
 
     def _pump(self, job, response, finished):
         self._put(_Body(job, finished, response.url, response.charset))

@@ -102,6 +102,8 @@ _CHANGEFREQ_TEXT = {value: value for value in CHANGEFREQS}
 
 def parse_priority(text):
     """0.0-1.0, or None for anything else (out of range, not a number, NaN)."""
+    if text is None:  # most entries have none: float(None)'s TypeError costs more than the rest
+        return None
     value = _PRIORITIES.get(text)
     if value is not None:
         return value
