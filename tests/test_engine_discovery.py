@@ -1,8 +1,9 @@
 """Discovery: robots.txt, well-known paths, the home page, origin fallbacks, indexes, redirects."""
 
+import time
 from dataclasses import replace
 
-from batches.sitemaps import CrawlConfig
+from batches.sitemaps import CrawlConfig, UrlChunk, crawl_domain
 from batches.sitemaps.discover import WELL_KNOWN_PATHS, home_page_sitemaps, robots_sitemaps
 from tests.sites import crawl, sitemapindex, urlset
 
@@ -286,6 +287,22 @@ def test_it_stops_probing_a_host_that_answers_one_page_to_every_path(site):
     assert set(found.sitemaps) == {site.url("/real.xml")}
     probed = sum(site.hits[path] for path in WELL_KNOWN_PATHS)
     assert 3 <= probed <= 8 < len(WELL_KNOWN_PATHS)  # three identical answers, and what was already under way
+
+
+def test_a_caller_slow_to_read_does_not_let_probes_run_past_three_identical_answers(site):
+    # The verdict "not a sitemap" is the caller's, after it has read the body; download threads
+    # must not race ahead of it (the worker's caller is often busy storing another domain).
+    site.answer_every_path("<!DOCTYPE html><html><body>Welcome to our app</body></html>")
+    site.add("/robots.txt", f"Sitemap: {site.url('/real.xml')}\n", content_type="text/plain")
+    site.add("/real.xml", urlset([site.url("/r")]))
+    urls = set()
+    for event in crawl_domain(site.host, replace(LOCAL, concurrency=2), scheme="http"):
+        time.sleep(0.05)
+        if isinstance(event, UrlChunk):
+            urls.update(record.loc for record in event.urls)
+    assert urls == {site.url("/r")}
+    probed = sum(site.hits[path] for path in WELL_KNOWN_PATHS)
+    assert 3 <= probed <= 5  # three identical answers, and at most one more per download thread
 
 
 def test_it_still_finds_the_probed_sitemap_of_a_catch_all_host(site):
