@@ -113,12 +113,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             # 16 KiB pages (before WAL: set on a new file only): shallower URL indexes, fewer
             # pages written per chunk (bench/store_schema.py)
             "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            # A 16 MB page cache and checkpoints every 40 MB of WAL. Random URL keys touch the
+            # An 8 MB page cache and checkpoints every 40 MB of WAL. Random URL keys touch the
             # whole unique index on every chunk, so no cache that fits a worker's memory holds a
             # big domain's index: 8, 16, 32 and 64 MB stored 1,000,000 rows for 14.0, 11.9, 11.6
-            # and 12.3 CPU s (bench/store_schema.py --group settings); the OS page cache serves the
-            # rest, and 16 MB less resident memory keeps the worker under 150 MB.
-            "PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=2500;"
+            # and 12.3 CPU s (bench/store_schema.py --group settings), but with the parse-ahead
+            # helper parsing while SQLite writes, the whole 1,000,000-URL domain took 15.5 s with
+            # 8 MB, 15.3 s with 12 MB and 15.0 s with 16 MB, for a peak of 138, 148 and 157 MB
+            # (bench/engine_vs_usp.py, medians of 3): the OS page cache serves the rest.
+            "PRAGMA cache_size=-8000; PRAGMA wal_autocheckpoint=2500;"
         ),
     }
     # A real qcluster process started by a test must see the test database, so it is a file
