@@ -13,7 +13,10 @@ everything but the socket) and prints the median and worst server time and the q
 Readers during ingest (PostgreSQL; a database of its own is created and dropped): one qcluster
 worker ingests the 1,000,000-URL site of bench/site.py while 50 readers, each on its own
 keep-alive connection to `runserver`, read the batch page and its status JSON in a loop (the
-page polls that JSON every 1.5 s; --think 1.5 reads like that, the default reads flat out).
+page polls that JSON every 1.5 s; --think 1.5 reads like that, the default reads flat out). With
+a pause, each reader starts at a random moment within the first pause and pauses 0.8-1.2 times
+it, as people who opened the page at different times do; --lockstep starts them all at once and
+keeps them in step (every round's 50 page requests then arrive together).
 Prints p50/p99 per request kind and the errors.
 
     .venv/bin/python bench/pages.py --readers [--clients 50] [--seconds 60] [--think 0]
@@ -295,7 +298,7 @@ def _load(args, database_url):
         ingesting = lambda: not Batch.objects.filter(pk=batch.pk, finished_at__isnull=False).exists()  # noqa: E731
 
         def reader():
-            _read(args.web_port, session.session_key, paths, timings, errors, stop, args.think)
+            _read(args.web_port, session.session_key, paths, timings, errors, stop, args.think, args.lockstep)
 
         threads = [threading.Thread(target=reader) for _ in range(args.clients)]
         for thread in threads:
@@ -305,7 +308,8 @@ def _load(args, database_url):
         still_running = ingesting()
         window = min(args.seconds, time.perf_counter() - started)
         domain = Domain.objects.get(batch=batch)
-        print(f"readers: {args.clients} for {window:.0f} s (think {args.think} s) while the worker stored "
+        pacing = " in lockstep" if args.lockstep else ""
+        print(f"readers: {args.clients} for {window:.0f} s (think {args.think} s{pacing}) while the worker stored "
               f"{stored_from:,} -> {domain.urls_count:,} URLs ({'still ingesting' if still_running else 'done'})")
         everything = [t for label in timings for t in timings[label]]
         for label, values in list(timings.items()) + [("all requests", everything)]:
@@ -324,10 +328,13 @@ def _load(args, database_url):
         web.wait(10)
 
 
-def _read(port, session_key, paths, timings, errors, stop, think):
+def _read(port, session_key, paths, timings, errors, stop, think, lockstep=False):
     """One reader: the batch page, then its status JSON, again and again (keep-alive)."""
     import http.client
+    import random
 
+    if think and not lockstep:
+        time.sleep(random.uniform(0, think))
     headers = {"Cookie": f"sessionid={session_key}"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.monotonic() < stop:
@@ -346,7 +353,7 @@ def _read(port, session_key, paths, timings, errors, stop, think):
                 connection.close()
             timings[label].append((time.perf_counter() - started) * 1000)
         if think:
-            time.sleep(think)
+            time.sleep(think if lockstep else think * random.uniform(0.8, 1.2))
     connection.close()
 
 
@@ -377,6 +384,7 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60, help="how long the readers read, at most")
     parser.add_argument("--think", type=float, default=0.0, help="pause of each reader between rounds")
+    parser.add_argument("--lockstep", action="store_true", help="readers start together and stay in step")
     parser.add_argument("--files", type=int, default=20, help="urlsets of 50,000 URLs on the ingested site")
     parser.add_argument("--site-port", type=int, default=8781)
     parser.add_argument("--web-port", type=int, default=8782)

@@ -41,10 +41,11 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles and django_q: their `runserver` and `qcluster` commands are ours
+    # (batches/management/commands/).
+    "batches",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    # Before django_q: its `qcluster` command is ours (batches/management/commands/qcluster.py).
-    "batches",
     "django_q",
 ]
 
