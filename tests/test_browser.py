@@ -206,6 +206,13 @@ def test_a_person_pastes_domains_watches_them_finish_and_takes_the_urls(
     assert text_of(browser, '[data-count="domains_failed"]') == "1"
     assert "Retry 1 failed" in text_of(browser, "#batch-actions")
     assert Batch.objects.get().status == BatchStatus.COMPLETED_WITH_ERRORS
+    # the actions sit on one line, each as high as a button (Delete was once a tall red box)
+    actions = [browser.find_element(By.XPATH, "//section[@id='batch-actions']//button[normalize-space()='Run again']"),
+               browser.find_element(By.ID, "repeat-select"),
+               browser.find_element(By.XPATH, "//section[@id='batch-actions']//a[normalize-space()='Delete…']")]
+    tops = {element.location["y"] + element.size["height"] // 2 for element in actions}
+    assert max(tops) - min(tops) <= 3, tops
+    assert abs(actions[2].size["height"] - actions[0].size["height"]) <= 2
     shoot("batch-finished")
 
     click(browser, By.CSS_SELECTOR, ".tabs a[href*='show=failed']")
