@@ -1,6 +1,5 @@
 """Hostile users against the web process (issue 9): bounded posts, no 500s, secrets, headers, throttled logins."""
 
-import os
 import secrets
 import subprocess
 import sys
