@@ -614,7 +614,7 @@ class _Crawl:
             return
         except FetchError as exc:
             finished.error, finished.error_code = str(exc), exc.problem
-            self._end(job, finished)
+            self._failed_before_body(job, finished)
             return
         with response:
             if job.is_probe and not self._probe_claims(job):
@@ -631,17 +631,17 @@ class _Crawl:
                 self._put(_Outcome(job, finished))
             elif not response.ok:
                 finished.error, finished.error_code = f"HTTP {response.status}", SitemapProblem.HTTP_ERROR
-                self._end(job, finished)
+                self._failed_before_body(job, finished)
             else:
                 self._pump(job, response, finished)
                 pumped = True
-        if pumped and job.is_probe:
+        if pumped and job.ruled:  # a probe's
             # A probe that answered a page takes its thread's next probe only once the caller
             # has read it: three identical non-sitemap answers stop the probing, and they must
             # be counted before more probes start, however far the caller is behind.
             job.ruled.wait(PROBE_HOLD)
 
-    def _end(self, job, failed):
+    def _failed_before_body(self, job, failed):
         """A sitemap that failed before its body: recorded, but a probe's miss is silence."""
         if job.is_probe:
             self._end_silently(job)
