@@ -137,8 +137,9 @@ def _keyed(records):
     """(key, record) per distinct key, the first spelling of each, in the order the site listed
     them (ids follow it, and the domain page shows it)."""
     first = {}
+    keep = first.setdefault
     for record in records:
-        first.setdefault(url_key(record.loc), record)
+        keep(url_key(record.loc), record)
     return list(first.items())
 
 
@@ -190,11 +191,10 @@ def _copy_text(domain_id, sitemap_id, rows):
     characters, so only backslashes need COPY's escaping."""
     prefix = f"{domain_id}\t{_NULL if sitemap_id is None else sitemap_id}\t"
     lines = []
-    for key, record in rows:
-        lastmod, priority, extras = record.lastmod, record.priority, record.extras
+    for key, (loc, lastmod, changefreq, priority, extras) in rows:
         lines.append(
-            f"{prefix}{_copy_escaped(record.loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
-            f"{record.changefreq}\t{_NULL if priority is None else priority}\t"
+            f"{prefix}{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
+            f"{changefreq}\t{_NULL if priority is None else priority}\t"
             f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}\n"
         )
     return "".join(lines)
@@ -226,16 +226,27 @@ def _insert_select(domain_id, sitemap_id, rows):
     table = Url._meta.db_table
     adapt = _datetime_adapter()
     payload = json.dumps([
-        (record.loc, key, adapt(record.lastmod) if record.lastmod else None, record.changefreq,
-         record.priority, json.dumps(record.extras) if record.extras else None)
-        for key, record in rows
+        (loc, key, *_sqlite_lastmod(lastmod, adapt), changefreq, priority, json.dumps(extras) if extras else None)
+        for key, (loc, lastmod, changefreq, priority, extras) in rows
     ])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({_COLUMNS}) SELECT %s, %s, value ->> 0, value ->> 1, value ->> 2, "
-            "value ->> 3, value ->> 4, value ->> 5 FROM json_each(%s)",
+            f"INSERT INTO {table} ({_COLUMNS}) SELECT %s, %s, value ->> 0, value ->> 1, "
+            "coalesce(datetime(value ->> 3, 'unixepoch'), value ->> 2), value ->> 4, value ->> 5, value ->> 6 "
+            "FROM json_each(%s)",
             [domain_id, sitemap_id, payload],
         )
+
+
+def _sqlite_lastmod(lastmod, adapt):
+    """(text, None), or (None, seconds since the epoch) for a whole second in UTC, which
+    SQLite's datetime() turns into the text Django writes ("YYYY-MM-DD HH:MM:SS"): in C, while
+    the GIL is free for the parse-ahead helper, where formatting it here cost 0.8 µs a row."""
+    if lastmod is None:
+        return None, None
+    if lastmod.microsecond or lastmod.tzinfo is not timezone.utc:
+        return adapt(lastmod), None
+    return None, int(lastmod.timestamp())
 
 
 def _count_months(domain_id, rows):

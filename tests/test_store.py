@@ -77,6 +77,25 @@ def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
         url_key("https://example.com/a"), url_key("https://example.com/b"), url_key("https://example.com/back\\slash\\N")}
 
 
+@pytest.mark.parametrize("lastmod", [
+    datetime(2024, 6, 30, 23, 59, 59, tzinfo=timezone.utc),  # whole seconds (SQLite: written by datetime())
+    datetime(1969, 7, 20, 20, 17, 40, tzinfo=timezone.utc),  # before the epoch
+    datetime(1, 1, 1, tzinfo=timezone.utc),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+    datetime(2024, 6, 30, 23, 59, 59, 1, tzinfo=timezone.utc),  # a microsecond: written as text
+    datetime(2024, 6, 30, 22, 0, tzinfo=timezone(timedelta(hours=-3))),  # another zone: July in UTC
+])
+def test_a_lastmod_reads_back_as_it_was_stored_and_as_django_writes_it(domain, writer, lastmod):
+    insert_urls(domain.pk, None, [UrlRecord("https://example.com/a", lastmod)])
+    assert Url.objects.get(domain=domain).lastmod == lastmod
+    assert Url.objects.filter(domain=domain, lastmod=lastmod).count() == 1  # Django's own spelling compares equal
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lastmod || '' FROM batches_url")  # the text itself, not the converted value
+            written = cursor.fetchone()[0]
+        assert written == connection.ops.adapt_datetimefield_value(lastmod)
+
+
 def test_it_keeps_the_order_the_site_listed_the_urls_in(domain):
     insert_urls(domain.pk, None, pages("/z", "/a", "/m"))
     assert list(Url.objects.filter(domain=domain).order_by("pk").values_list("loc", flat=True)) == [

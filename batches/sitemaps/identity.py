@@ -13,6 +13,7 @@ slash and an empty query (`?`) are kept, and the fragment, never sent to a serve
 
 import hashlib
 import re
+import struct
 
 import idna
 
@@ -21,21 +22,28 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _SPLIT = re.compile(r"([^:/?#]+):(?://([^/?#]*))?([^?#]*)(\?[^#]*)?")
 # Already normal: http(s), a lower-case ASCII host without user, a port only when it is not
 # the scheme's default (and has no leading zero), a path, no escapes, no fragment. Nearly every
-# sitemap URL is like this; the "/." test below catches dot segments.
-_ALREADY_NORMAL = re.compile(r"(https?)://[a-z0-9.\-]+(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
+# sitemap URL is like this; the "/." test below catches dot segments. The default ports are
+# refused inside the pattern ("80" not followed by a digit), so one match decides.
+_HOST = r"[a-z0-9.\-]+"
+_PORT = r"[1-9][0-9]{0,4}"
+_ALREADY_NORMAL = re.compile(
+    rf"(?:http://{_HOST}(?::(?!80(?![0-9])){_PORT})?|https://{_HOST}(?::(?!443(?![0-9])){_PORT})?)"
+    r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*"
+)
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # Characters RFC 3986 does not allow in a URI: escaped (RFC 3987 3.1, and what HTTP clients send).
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _CACHE_SIZE = 1024
+_blake2b = hashlib.blake2b
+_signed_64 = struct.Struct(">q").unpack
 _authority_cache = {}
 
 
 def normal_form(url):
     """The normal form of an absolute URL (the URL as given, less its fragment, when it cannot
     be split)."""
-    fast = _ALREADY_NORMAL.fullmatch(url)
-    if fast and "/." not in url and (fast.group(2) is None or fast.group(2) != _DEFAULT_PORTS[fast.group(1)]):
+    if _ALREADY_NORMAL.fullmatch(url) and "/." not in url:
         return url
     match = _SPLIT.match(url)
     if match is None or match.end() != len(url.partition("#")[0]):
@@ -50,8 +58,13 @@ def normal_form(url):
 
 def url_key(url):
     """A signed 64-bit integer identifying the URL's normal form (for a BIGINT column)."""
-    digest = hashlib.blake2b(normal_form(url).encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    # Called once per URL stored: the already-normal test is inlined (an ASCII URL then), and
+    # struct unpacks the digest for less than int.from_bytes costs.
+    if _ALREADY_NORMAL.fullmatch(url) and "/." not in url:
+        data = url.encode("ascii")
+    else:
+        data = normal_form(url).encode("utf-8", "surrogatepass")
+    return _signed_64(_blake2b(data, digest_size=8).digest())[0]
 
 
 def _authority(scheme, authority):
