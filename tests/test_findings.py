@@ -178,3 +178,20 @@ def test_a_rerun_has_findings_of_its_own_and_the_first_batch_keeps_its(tmp_path,
     for run in (batch, rerun):
         assert sorted(Finding.objects.filter(batch=run).values_list("code", flat=True)) == [
             "empty_sitemap", "not_in_robots"]
+
+
+def test_a_sitemap_behind_php_warnings_is_read_and_its_owner_told(tmp_path, site):
+    """WordPress sites often print a plugin's warning before the XML declaration."""
+    robots(site, "/wp-sitemap.xml")
+    warning = "<br />\n<b>Warning</b>:  Undefined variable $x in <b>/var/www/x.php</b> on line <b>7</b><br />\n"
+    site.add("/wp-sitemap.xml", warning + urlset([site.url("/a"), site.url("/b")]))
+    batch = run_batch(tmp_path, [site.origin])
+
+    [domain] = export("export_domains", batch)
+    stored = set(batch.domains.get().urls.values_list("loc", flat=True))
+    [finding] = export("export_findings", batch)
+    expected = ("XML error: 94 bytes before the XML declaration were skipped "
+                "(<br /> <b>Warning</b>: Undefined variable $x in <b>/var/www/x.php</b> on line...)")
+    assert (domain["status"], domain["urls"], stored) == ("done", "2", {site.url("/a"), site.url("/b")})
+    assert (finding["sitemap_url"], finding["code"], finding["detail"]) == (site.url("/wp-sitemap.xml"), "xml_error", expected)
+    assert SitemapFile.objects.get(url=site.url("/wp-sitemap.xml")).error == expected

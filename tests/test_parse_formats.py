@@ -173,6 +173,50 @@ def test_malformed_xml_keeps_the_urls_and_reports_the_first_error():
     assert reader.error == "XML error at line 1: Opening and ending tag mismatch: loc line 1 and lco"
 
 
+PHP_WARNING = ("<br />\n<b>Warning</b>:  Undefined array key \"page\" in <b>/var/www/wp-content/plugins/x/x.php"
+               "</b> on line <b>42</b><br />\n")
+
+
+@pytest.mark.parametrize("junk, preview", [
+    (PHP_WARNING, '<br /> <b>Warning</b>: Undefined array key "page" in <b>/var/www/wp-content/p...'),
+    ("Notice: Undefined variable: x in /srv/map.php on line 3\n\n", "Notice: Undefined variable: x in /srv/map.php on line 3"),
+    ("\xef\xbb\xbf\n  hello\n", "hello"),
+])
+def test_junk_printed_before_the_xml_declaration_is_skipped_and_reported(junk, preview):
+    body = (junk + f'<?xml version="1.0" encoding="ISO-8859-1"?><urlset xmlns="{NS}"><url><loc>http://example.com/caf\xe9</loc>'
+            "</url><url><loc>http://example.com/b</loc></url></urlset>").encode("latin-1")
+    for chunk in (1, 7, 4096):
+        reader, records = read(body, chunk)
+        skipped = len(junk.encode("latin-1")) - len(junk.encode("latin-1").lstrip(b"\xef\xbb\xbf \t\r\n"))
+        assert (reader.kind, locs(records), reader.error_code, reader.encoding) == (
+            "urlset", ["http://example.com/caf\xe9", "http://example.com/b"], "xml_error", "cp1252")
+        assert reader.error == (f"XML error: {len(junk.encode('latin-1')) - skipped:,} bytes before the XML declaration "
+                                f"were skipped ({preview})")
+
+
+def test_an_index_behind_junk_gives_its_children():
+    body = (PHP_WARNING + f'<?xml version="1.0"?><sitemapindex xmlns="{NS}"><sitemap><loc>http://example.com/s1.xml</loc>'
+            "</sitemap></sitemapindex>")
+    reader, records = read(body)
+    assert (reader.kind, locs(records), reader.error_code) == ("index", ["http://example.com/s1.xml"], "xml_error")
+
+
+@pytest.mark.parametrize("body, kind, found", [
+    # entries before a second declaration are not junk: the first error wins, nothing is cut
+    (f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset><?xml version="1.0"?><urlset>'
+     "<url><loc>http://example.com/b</loc></url></urlset>", "urlset", ["http://example.com/a"]),
+    # an HTML page is still one, whatever it quotes after its DOCTYPE
+    ('<!DOCTYPE html><html><body><?xml version="1.0"?><urlset><url><loc>http://example.com/a</loc></url></urlset>'
+     "</body></html>", "not_sitemap", []),
+    # no declaration at all: nothing to cut at
+    (PHP_WARNING + f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset>', "not_sitemap", []),
+])
+def test_only_a_declaration_after_junk_alone_is_a_place_to_start(body, kind, found):
+    reader, records = read(body)
+    assert (reader.kind, locs(records)) == (kind, found)
+    assert "before the XML declaration" not in reader.error
+
+
 def test_bytes_invalid_in_the_declared_encoding_skip_only_that_url():
     body = f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="{NS}"><url><loc>http://example.com/caf\xe9</loc></url><url><loc>http://example.com/ok</loc></url></urlset>'
     reader, records = read(body.encode("latin-1"))

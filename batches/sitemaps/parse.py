@@ -5,6 +5,7 @@ say whether this is XML (parse_xml.py), a plain-text list of URLs, or something 
 soft 404, an error page), which is recorded as not a sitemap.
 """
 
+import re
 from collections import Counter
 
 from .charsets import UTF8, Transcoder, choose_encoding
@@ -18,6 +19,9 @@ __all__ = ["ChildSitemap", "Kind", "SitemapReader", "clean_loc", "detect_generat
 HEAD_SIZE = 4096
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta ", b"<title", b"<script")
 _SITEMAP_ROOTS = (b"<urlset", b"<sitemapindex", b"<rss", b"<feed", b":urlset", b":sitemapindex", b"<rdf:rdf")
+_LEADING_SPACE = b"\xef\xbb\xbf \t\r\n\x00"
+_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
+_PREVIEW_LENGTH = 80
 _GENERATORS = (  # (marker in the first bytes, name), first match wins
     (b"yoast", "Yoast SEO"),
     (b"rank math", "Rank Math"),
@@ -69,6 +73,7 @@ class SitemapReader:
         self.error_code = ""
         self._head = []
         self._head_size = 0
+        self._junk = b""  # what came before a misplaced XML declaration (junk_before_declaration)
         self._transcode = None  # None while the body is UTF-8 already
         self._format = None  # XmlFormat, _TextFormat or _Ignored once the head is seen
         self._closed = False
@@ -107,6 +112,8 @@ class SitemapReader:
         records += self._format.close()
         if self._format.error and not self.error:
             self.error, self.error_code = self._format.error, SitemapProblem.XML_ERROR
+        if self._junk and not self.error:
+            self.error, self.error_code = _junk_error(self._junk), SitemapProblem.XML_ERROR
         self.kind, self.skipped = self._format.kind, self._format.skipped
         self.skipped_by_reason = self._format.skipped_by_reason
         self.extras_dropped = self._format.extras_dropped
@@ -119,7 +126,7 @@ class SitemapReader:
         return self.close()
 
     def _start(self):
-        head = b"".join(self._head)
+        head, self._junk = junk_before_declaration(b"".join(self._head))
         self._head = []
         self.encoding, bom = choose_encoding(head, self.charset)
         head = head[bom:]
@@ -209,6 +216,30 @@ def sniff(head):
     if lowered.startswith((b"http://", b"https://")):
         return "text"
     return "other"
+
+
+def junk_before_declaration(head):
+    """(head, junk): a body that prints something before its XML declaration, cut at the
+    declaration. WordPress and other PHP sites often do (a "Warning: ... on line 3" from a
+    plugin, a stray echo); Google and the usual parsers then read nothing. A declaration
+    anywhere but at the start is never well-formed, so the bytes before it hold no entries: only
+    when no sitemap root and no DOCTYPE comes before it is the body cut."""
+    start = len(head) - len(head.lstrip(_LEADING_SPACE))
+    match = _DECLARATION.search(head, start)
+    if match is None or match.start() == start:
+        return head, b""
+    junk = head[start:match.start()]
+    lowered = junk.lower()
+    if b"<!doctype" in lowered or any(root in lowered for root in _SITEMAP_ROOTS):
+        return head, b""
+    return head[match.start():], junk
+
+
+def _junk_error(junk):
+    preview = " ".join(junk.decode("utf-8", "replace").split())
+    if len(preview) > _PREVIEW_LENGTH:
+        preview = preview[:_PREVIEW_LENGTH - 3] + "..."
+    return f"XML error: {len(junk):,} bytes before the XML declaration were skipped ({preview})"
 
 
 def detect_generator(head, url=""):
