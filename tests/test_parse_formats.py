@@ -201,20 +201,44 @@ def test_an_index_behind_junk_gives_its_children():
     assert (reader.kind, locs(records), reader.error_code) == ("index", ["http://example.com/s1.xml"], "xml_error")
 
 
-@pytest.mark.parametrize("body, kind, found", [
+@pytest.mark.parametrize("body, error", [
+    # no declaration at all: cut before the root
+    (PHP_WARNING + f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset>',
+     '121 bytes before the root element were skipped (<br /> <b>Warning</b>: Undefined array key "page" in '
+     "<b>/var/www/wp-content/p...)"),
+    # between the declaration and the root: the declaration is kept, and with it the encoding
+    ('<?xml version="1.0" encoding="ISO-8859-1"?>\nDeprecated: Function x() is deprecated in /a.php on line 9\n'
+     f'<sm:urlset xmlns:sm="{NS}"><sm:url><sm:loc>http://example.com/a</sm:loc></sm:url></sm:urlset>',
+     "60 bytes before the root element were skipped (Deprecated: Function x() is deprecated in /a.php on line 9)"),
+    # before a declaration even a comment is out of place
+    ('<!-- cached 12:00 --><?xml version="1.0"?><urlset><url><loc>http://example.com/a</loc></url></urlset>',
+     "21 bytes before the XML declaration were skipped (<!-- cached 12:00 -->)"),
+])
+def test_junk_before_the_root_element_is_skipped_too(body, error):
+    reader, records = read(body)
+    assert (reader.kind, locs(records), reader.error) == ("urlset", ["http://example.com/a"], "XML error: " + error)
+
+
+@pytest.mark.parametrize("body, kind, found, error", [
     # entries before a second declaration are not junk: the first error wins, nothing is cut
     (f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset><?xml version="1.0"?><urlset>'
-     "<url><loc>http://example.com/b</loc></url></urlset>", "urlset", ["http://example.com/a"]),
+     "<url><loc>http://example.com/b</loc></url></urlset>", "urlset", ["http://example.com/a"],
+     "XML error at line 1: XML declaration allowed only at the start of the document"),
     # an HTML page is still one, whatever it quotes after its DOCTYPE
     ('<!DOCTYPE html><html><body><?xml version="1.0"?><urlset><url><loc>http://example.com/a</loc></url></urlset>'
-     "</body></html>", "not_sitemap", []),
-    # no declaration at all: nothing to cut at
-    (PHP_WARNING + f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url></urlset>', "not_sitemap", []),
+     "</body></html>", "not_sitemap", [], ""),
+    ('<html><body>Warning<urlset><url><loc>http://example.com/a</loc></url></urlset></body></html>', "not_sitemap", [], ""),
+    # a prolog of comments and processing instructions is read as it is, with or without a declaration
+    ('<?xml version="1.0"?>\n<?xml-stylesheet href="/s.xsl"?>\n<!-- by x -->\n<urlset><url><loc>http://example.com/a'
+     "</loc></url></urlset>", "urlset", ["http://example.com/a"], ""),
+    ('<?xml-stylesheet href="/s.xsl"?><!-- by x --><urlset><url><loc>http://example.com/a</loc></url></urlset>',
+     "urlset", ["http://example.com/a"], ""),
+    # no start to cut at
+    (PHP_WARNING + "<ul><li>http://example.com/a</li></ul>", "not_sitemap", [], ""),
 ])
-def test_only_a_declaration_after_junk_alone_is_a_place_to_start(body, kind, found):
+def test_only_junk_before_a_declaration_or_a_root_is_cut(body, kind, found, error):
     reader, records = read(body)
-    assert (reader.kind, locs(records)) == (kind, found)
-    assert "before the XML declaration" not in reader.error
+    assert (reader.kind, locs(records), reader.error) == (kind, found, error)
 
 
 def test_bytes_invalid_in_the_declared_encoding_skip_only_that_url():

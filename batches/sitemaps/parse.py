@@ -20,7 +20,11 @@ HEAD_SIZE = 4096
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta ", b"<title", b"<script")
 _SITEMAP_ROOTS = (b"<urlset", b"<sitemapindex", b"<rss", b"<feed", b":urlset", b":sitemapindex", b"<rdf:rdf")
 _LEADING_SPACE = b"\xef\xbb\xbf \t\r\n\x00"
-_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
+# Where the XML of a body with junk before it starts (junk_before_document).
+_DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^>]*\?>")
+_LATE_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
+_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)[\s>/]", re.IGNORECASE)
+_PROLOG = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _PREVIEW_LENGTH = 80
 _GENERATORS = (  # (marker in the first bytes, name), first match wins
     (b"yoast", "Yoast SEO"),
@@ -73,7 +77,7 @@ class SitemapReader:
         self.error_code = ""
         self._head = []
         self._head_size = 0
-        self._junk = b""  # what came before a misplaced XML declaration (junk_before_declaration)
+        self._junk_error = ""  # the error text for junk before the body's XML (junk_before_document)
         self._transcode = None  # None while the body is UTF-8 already
         self._format = None  # XmlFormat, _TextFormat or _Ignored once the head is seen
         self._closed = False
@@ -112,8 +116,8 @@ class SitemapReader:
         records += self._format.close()
         if self._format.error and not self.error:
             self.error, self.error_code = self._format.error, SitemapProblem.XML_ERROR
-        if self._junk and not self.error:
-            self.error, self.error_code = _junk_error(self._junk), SitemapProblem.XML_ERROR
+        if self._junk_error and not self.error:
+            self.error, self.error_code = self._junk_error, SitemapProblem.XML_ERROR
         self.kind, self.skipped = self._format.kind, self._format.skipped
         self.skipped_by_reason = self._format.skipped_by_reason
         self.extras_dropped = self._format.extras_dropped
@@ -126,8 +130,9 @@ class SitemapReader:
         return self.close()
 
     def _start(self):
-        head, self._junk = junk_before_declaration(b"".join(self._head))
+        head, junk, landmark = junk_before_document(b"".join(self._head))
         self._head = []
+        self._junk_error = _junk_error(junk, landmark) if junk else ""
         self.encoding, bom = choose_encoding(head, self.charset)
         head = head[bom:]
         if self.encoding != UTF8:
@@ -218,28 +223,41 @@ def sniff(head):
     return "other"
 
 
-def junk_before_declaration(head):
-    """(head, junk): a body that prints something before its XML declaration, cut at the
-    declaration. WordPress and other PHP sites often do (a "Warning: ... on line 3" from a
-    plugin, a stray echo); Google and the usual parsers then read nothing. A declaration
-    anywhere but at the start is never well-formed, so the bytes before it hold no entries: only
-    when no sitemap root and no DOCTYPE comes before it is the body cut."""
+def junk_before_document(head):
+    """(head, junk, what the junk came before): a body that prints something before its XML, cut where the XML starts.
+    WordPress and other PHP sites often do (a "Warning: ... on line 3" from a plugin, a stray
+    echo), before the XML declaration or between it and the root; Google and the usual parsers
+    then read nothing. Nothing there can hold an entry. The junk is cut before a declaration
+    that is not at the start, or else before a urlset or sitemapindex root, and only when it is
+    neither an HTML page, a DOCTYPE, another root, nor comments and processing instructions
+    alone (a prolog the parser reads as it is)."""
     start = len(head) - len(head.lstrip(_LEADING_SPACE))
-    match = _DECLARATION.search(head, start)
-    if match is None or match.start() == start:
-        return head, b""
-    junk = head[start:match.start()]
-    lowered = junk.lower()
-    if b"<!doctype" in lowered or any(root in lowered for root in _SITEMAP_ROOTS):
-        return head, b""
-    return head[match.start():], junk
+    declaration = _DECLARATION.match(head, start)
+    if declaration:
+        found, kept = _ROOT.search(head, declaration.end()), head[start:declaration.end()]
+    else:
+        found, kept = _LATE_DECLARATION.search(head, start) or _ROOT.search(head, start), b""
+    if found is None:
+        return head, b"", ""
+    junk, before_declaration = head[start + len(kept):found.start()], found.group().startswith(b"<?")
+    if not _is_junk(junk, before_declaration):
+        return head, b"", ""
+    return kept + head[found.start():], junk, "the XML declaration" if before_declaration else "the root element"
 
 
-def _junk_error(junk):
+def _is_junk(text, before_declaration):
+    lowered = text.lower()
+    if not text or b"<!doctype" in lowered or any(marker in lowered for marker in _HTML_MARKERS + _SITEMAP_ROOTS):
+        return False
+    # Before a declaration even a comment is out of place; before a root, a prolog is not.
+    return before_declaration or bool(_PROLOG.sub(b"", text).strip(_LEADING_SPACE))
+
+
+def _junk_error(junk, landmark):
     preview = " ".join(junk.decode("utf-8", "replace").split())
     if len(preview) > _PREVIEW_LENGTH:
         preview = preview[:_PREVIEW_LENGTH - 3] + "..."
-    return f"XML error: {len(junk):,} bytes before the XML declaration were skipped ({preview})"
+    return f"XML error: {len(junk):,} bytes before {landmark} were skipped ({preview})"
 
 
 def detect_generator(head, url=""):
