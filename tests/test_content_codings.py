@@ -51,6 +51,23 @@ def test_it_reports_an_unknown_coding_on_its_own_sitemap_and_reads_the_siblings(
     assert (found.result.error, found.result.sitemaps_failed) == ("", 2)
 
 
+def test_a_file_gzipped_again_is_inflated_again_up_to_three_layers(site):
+    body = urlset([site.url("/x")]).encode()
+    listed(site, "/twice.xml.gz", "/coded-twice.xml.gz", "/four.xml.gz")
+    site.add("/twice.xml.gz", gzip.compress(gzip.compress(body)), content_type="application/x-gzip")
+    site.add("/coded-twice.xml.gz", gzip.compress(gzip.compress(gzip.compress(body))), headers={"Content-Encoding": "gzip"})
+    site.add("/four.xml.gz", gzip.compress(gzip.compress(gzip.compress(gzip.compress(body)))))
+    found = crawl(site, LOCAL)
+    assert set(found.urls) == {site.url("/x")}
+    outcome = {path: (found.finished(site.url(path)).kind, found.finished(site.url(path)).compressed,
+                      found.finished(site.url(path)).error) for path in ("/twice.xml.gz", "/coded-twice.xml.gz", "/four.xml.gz")}
+    assert outcome == {
+        "/twice.xml.gz": ("urlset", True, ""),
+        "/coded-twice.xml.gz": ("urlset", True, ""),  # the coding, then two file layers
+        "/four.xml.gz": ("not_sitemap", True, ""),  # past three file layers it is not read
+    }
+
+
 def test_it_bounds_every_layer_of_a_stacked_bomb(site):
     bomb = zero_bomb(1024 * MIB)  # 1 MB that inflates to 1 GiB, wrapped once more
     listed(site, "/outer.xml", "/inner.xml")

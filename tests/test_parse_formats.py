@@ -84,6 +84,14 @@ def test_a_plain_text_sitemap_keeps_url_lines_and_skips_the_rest():
     assert reader.skipped == 3
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_a_plain_text_sitemap_ends_lines_at_a_lone_cr_too(chunk):
+    body = b"http://example.com/a\rhttp://example.com/b\r\nhttp://example.com/c\r\rhttp://example.com/d\r"
+    reader, records = read(body, chunk)
+    assert (reader.kind, locs(records), reader.skipped) == (
+        "text", ["http://example.com/a", "http://example.com/b", "http://example.com/c", "http://example.com/d"], 0)
+
+
 def test_an_rss_feed_gives_its_item_links_and_dates():
     body = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
             "<title>Blog</title><link>http://example.com/</link>"

@@ -9,6 +9,7 @@ from .records import SitemapProblem
 GZIP_MAGIC = b"\x1f\x8b"
 PIECE_SIZE = 256 * 1024  # the most one inflate step may produce: the bound on a bomb's burst
 KNOWN_CODINGS = {"gzip", "x-gzip", "deflate", "x-deflate"}
+MAX_FILE_LAYERS = 3  # gzip inside gzip seen on real sites; deeper is no sitemap anyone serves
 
 
 class BodyError(Exception):
@@ -34,11 +35,17 @@ def decode_content_codings(chunks, content_encoding, check_size):
 
 def inflate_gzip_file(chunks, check_size):
     """(chunks, whether they were a gzip file): a gzip file is recognised by its magic bytes,
-    whatever the name or Content-Type says, and inflated."""
-    first = next(chunks, b"")
-    if first[:2] == GZIP_MAGIC:
-        return inflate(_chain_first(first, chunks), 16 + zlib.MAX_WBITS, check_size), True
-    return _chain_first(first, chunks), False
+    whatever the name or Content-Type says, and inflated; a file gzipped again (a .gz.gz, or a
+    generator's .gz compressed once more before upload) is inflated again, up to
+    MAX_FILE_LAYERS. Each layer is bounded by the size cap on its own."""
+    gzipped = False
+    for _ in range(MAX_FILE_LAYERS):
+        first = next(chunks, b"")
+        chunks = _chain_first(first, chunks)
+        if first[:2] != GZIP_MAGIC:
+            break
+        chunks, gzipped = inflate(chunks, 16 + zlib.MAX_WBITS, check_size), True
+    return chunks, gzipped
 
 
 def cap_message(limit):

@@ -177,6 +177,7 @@ class _TextFormat:
         return dict(self.reasons)
 
     def feed(self, data):
+        data = data.replace(b"\r", b"\n")  # CR alone ends a line too (old Mac files); CRLF gives an empty one
         if self.dropping:
             end = data.find(b"\n")
             if end == -1:
