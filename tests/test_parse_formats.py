@@ -92,6 +92,32 @@ def test_a_plain_text_sitemap_ends_lines_at_a_lone_cr_too(chunk):
         "text", ["http://example.com/a", "http://example.com/b", "http://example.com/c", "http://example.com/d"], 0)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 1_000_000])
+def test_a_root_whose_entries_are_the_other_kind_is_read_as_they_say(chunk):
+    urlset_of_sitemaps = (f'<?xml version="1.0"?><urlset xmlns="{NS}"><sitemap><loc>http://example.com/s1.xml</loc>'
+                          "<lastmod>2024-05-01</lastmod></sitemap><sitemap><loc>http://example.com/s2.xml</loc></sitemap>"
+                          "<url><loc>http://example.com/ignored</loc></url></urlset>")
+    reader, records = read(urlset_of_sitemaps, chunk)
+    assert (reader.kind, locs(records), [str(record.lastmod) for record in records]) == (
+        "index", ["http://example.com/s1.xml", "http://example.com/s2.xml"], ["2024-05-01 00:00:00+00:00", "None"])
+    assert (reader.error, reader.error_code) == (
+        "XML error: the <urlset> root lists <sitemap> entries: read as a sitemap index", "xml_error")
+
+    index_of_urls = (f'<sitemapindex xmlns="{NS}"><url><loc>http://example.com/a</loc><priority>0.5</priority></url>'
+                     "<url><loc>http://example.com/b</loc></url></sitemapindex>")
+    reader, records = read(index_of_urls, chunk)
+    assert (reader.kind, locs(records), [record.priority for record in records]) == (
+        "urlset", ["http://example.com/a", "http://example.com/b"], [0.5, None])
+    assert reader.error == "XML error: the <sitemapindex> root lists <url> entries: read as a urlset"
+
+
+def test_a_root_whose_first_entry_is_its_own_kind_ignores_the_others_as_before():
+    body = (f'<urlset xmlns="{NS}"><url><loc>http://example.com/a</loc></url>'
+            "<sitemap><loc>http://example.com/s1.xml</loc></sitemap></urlset>")
+    reader, records = read(body)
+    assert (reader.kind, locs(records), reader.error) == ("urlset", ["http://example.com/a"], "")
+
+
 def test_an_rss_feed_gives_its_item_links_and_dates():
     body = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
             "<title>Blog</title><link>http://example.com/</link>"

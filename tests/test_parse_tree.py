@@ -93,6 +93,12 @@ DOCUMENTS = {
     "index": (f'<sitemapindex xmlns="{NS}">' + "".join(
         f"<sitemap><loc>http://a.example/s{n}.xml</loc><lastmod>2024-02-0{n % 9 + 1}</lastmod></sitemap>\n" for n in range(500))
         + "</sitemapindex>").encode(),
+    # misnamed roots: read as their first entry says (and a later entry of the root's own kind ignored)
+    "urlset of sitemaps": (f'<urlset xmlns="{NS}">' + "".join(
+        f"<sitemap><loc>http://a.example/s{n}.xml</loc><lastmod>2024-02-0{n % 9 + 1}</lastmod></sitemap>\n" for n in range(4000))
+        + plain(1) + "</urlset>").encode(),
+    "index of urls": (f'<sitemapindex xmlns="{NS}">' + "".join(plain(n) for n in range(3000))
+                      + "<sitemap><loc>http://a.example/s.xml</loc></sitemap></sitemapindex>").encode(),
 }
 
 

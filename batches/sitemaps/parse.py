@@ -104,7 +104,9 @@ class SitemapReader:
             if self._head_size < HEAD_SIZE:
                 return []
             return self._start()
-        return self._format.feed(self._transcode(data) if self._transcode else data)
+        records = self._format.feed(self._transcode(data) if self._transcode else data)
+        self.kind = self._format.kind  # a misnamed root turns out what its first entry says
+        return records
 
     def close(self):
         if self._closed:

@@ -94,7 +94,7 @@ class XmlFormat:
         self.done = True
         if self.target.doctype_seen and not self.target.doctype_cleared:
             self.error = self.error or ENTITIES_REFUSED  # the DOCTYPE never ended: it cannot be cleared
-        self.error = self.error or self.target.unfinished() or _first_error(self.parsers)
+        self.error = self.error or self.target.unfinished() or _first_error(self.parsers) or self.target.misnamed
         return self.target.take()
 
     def _give_target(self, data):
@@ -150,7 +150,8 @@ class XmlFormat:
         self.look_at = 0
         piece, self.pending = self.pending[:end], self.pending[end:]
         self._give_target(piece)
-        if self.done or not self.target.between_entries():
+        if self.done or not self.target.between_entries() or self.target.misnamed:
+            # a misnamed root's entries end with another tag than the one looked for: no tree
             self._stay_with_target()
             return False
         self.tree = EntryTree(self.target, self.target.reopening_tag(), _PARSER_OPTIONS)
@@ -303,6 +304,12 @@ _PLANS = {
     "rdf": (Kind.RSS, 2, "item", frozenset(("link", "date")), _feed_record),  # RSS 1.0
     "feed": (Kind.ATOM, 2, "entry", frozenset(("updated", "published")), _feed_record),
 }
+# A root whose first entry is the other kind's (a <urlset> of <sitemap> entries, a
+# <sitemapindex> of <url> ones: generators write both) is read as what its entries say.
+_MISNAMED = {  # (kind of the root, first entry's name) -> (the root's name, the plan to read with, as what)
+    (Kind.URLSET, "sitemap"): ("urlset", "sitemapindex", "a sitemap index"),
+    (Kind.INDEX, "url"): ("sitemapindex", "urlset", "a urlset"),
+}
 _URL_FIELDS = frozenset(("loc", "link", "guid"))
 # Extension elements kept in a record's extras: local name -> key in extras.
 _EXTENSIONS = {
@@ -365,6 +372,8 @@ class _SitemapTarget:
         self.ignored = 0  # depth of elements being skipped inside an extension
         self.bases = []  # (depth, xml:base in force below it), innermost last
         self.bad = False
+        self.entries = 0  # entries started so far (by this target; the tree reads later ones)
+        self.misnamed = ""  # the error text when the root was read as its entries said
         self.names = {}
         self.root_tag = ""  # as lxml names it: {namespace}local
         self.namespaces = []  # (prefix, uri) declared on the root
@@ -401,8 +410,9 @@ class _SitemapTarget:
                 self._collect(name)
             else:
                 self._start_field(name, attrib)
-        elif depth == self.entry_depth and (self.names.get(tag) or self.local_name(tag)) == self.entry_name:
+        elif depth == self.entry_depth and self._is_entry(self.names.get(tag) or self.local_name(tag)):
             self.fields, self.extras, self.extras_size, self.bad = {}, None, 0, False
+            self.entries += 1
         elif depth == 1:
             self.root_tag = tag
             self._start_root(self.local_name(tag))
@@ -482,6 +492,17 @@ class _SitemapTarget:
         prefixes = [prefix for prefix, uri in self.namespaces if uri == namespace]
         prefix = None if None in prefixes or "" in prefixes or not prefixes else prefixes[0]
         return (f"{prefix}:{local}" if prefix else local), self.namespaces
+
+    def _is_entry(self, name):
+        if name == self.entry_name:
+            return True
+        misnamed = _MISNAMED.get((self.kind, name)) if not self.entries else None
+        if misnamed is None:
+            return False
+        root, plan, kind = misnamed
+        self.misnamed = f"XML error: the <{root}> root lists <{name}> entries: read as {kind}"
+        self.kind, self.entry_depth, self.entry_name, self.leaf_names, self.make = _PLANS[plan]
+        return True
 
     def _start_root(self, name):
         if self.doctype_seen and not self.doctype_cleared:
