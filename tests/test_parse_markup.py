@@ -1,9 +1,12 @@
 """Broken markup recovered, never invented: every exported loc is one the site wrote."""
 
+import unicodedata
+
 import pytest
 
 from batches.sitemaps.markup import MarkupRepair
 from batches.sitemaps.parse import SitemapReader
+from batches.sitemaps.values import LOC_SPACE, SPACE
 
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 CHUNKS = [1, 3, 7, 64, 100_000]
@@ -61,10 +64,24 @@ def test_it_skips_and_counts_a_loc_whose_entity_has_no_meaning_instead_of_droppi
 
 
 def test_it_skips_a_loc_whose_entity_decodes_to_a_character_no_url_may_hold():
-    body = urlset("http://example.com/a&nbsp;", "http://example.com/&nbsp;b", "http://example.com/ok")
+    body = urlset("http://example.com/&nbsp;b", "http://example.com/a&ensp;b", "http://example.com/ok")
     reader, locs = read(body)
     assert locs == ["http://example.com/ok"]
     assert reader.skipped_by_reason == {"html_entity": 2}
+
+
+def test_unicode_space_around_a_loc_is_trimmed_as_the_peers_trim_it_but_a_control_character_is_not():
+    body = urlset("http://example.com/a&nbsp;", "&nbsp; http://example.com/b", "\u3000http://example.com/c\u2009\u00a0",
+                  "http://example.com/d\x85", "\x1fhttp://example.com/e", "\u200bhttp://example.com/f")
+    reader, locs = read(body)
+    assert locs == ["http://example.com/a", "http://example.com/b", "http://example.com/c"]
+    # NEL and a unit separator are controls, a zero-width space is no space: each costs its entry
+    assert reader.skipped_by_reason == {"invalid_loc": 3}
+
+
+def test_the_space_trimmed_around_a_loc_is_unicodes_separators_exactly():
+    separators = {chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) in ("Zs", "Zl", "Zp")}
+    assert set(LOC_SPACE) == separators | set(SPACE)
 
 
 def test_it_skips_a_loc_with_a_character_reference_xml_forbids_rather_than_drop_the_character():

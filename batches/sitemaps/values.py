@@ -18,6 +18,11 @@ _W3C = re.compile(
 MAX_LOC_LENGTH = 2048  # the protocol's limit, and the column's
 MAX_FIELD_LENGTH = 256  # lastmod, changefreq, priority: anything longer is not a value
 SPACE = " \t\n\r\f\v"  # XML's white space and the two other ASCII ones
+# Trimmed around a loc as well: Unicode's space separators (a CMS's trailing &nbsp;, an
+# ideographic space), which ultimate-sitemap-parser, Scrapy and advertools trim too (str.strip).
+# Not the control characters str.strip also takes (\x1c-\x1f, \x85): a control character
+# costs its entry, never a silently shorter URL.
+LOC_SPACE = SPACE + "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 CHANGEFREQS = {"always", "hourly", "daily", "weekly", "monthly", "yearly", "never"}
 _CACHE_SIZE = 4096
 _lastmod_cache = {}
@@ -131,9 +136,9 @@ def check_loc(text):
     """(loc, "") when the text is an absolute http(s) URL we can keep, else (None, SkipReason)."""
     if not text:
         return None, SkipReason.INVALID_LOC
-    # Only ASCII white space around a URL is not part of it (as browsers read an href): a
-    # no-break space is a character of the URL, which makes it one we cannot keep.
-    loc = text.strip(SPACE)
+    # White space around a URL is not part of it; inside it (a no-break space, a line break)
+    # it makes one we cannot keep.
+    loc = text.strip(LOC_SPACE)
     if len(loc) > MAX_LOC_LENGTH:
         return None, SkipReason.LOC_TOO_LONG
     scheme = loc[:8].lower()
