@@ -118,6 +118,14 @@ def test_a_root_whose_first_entry_is_its_own_kind_ignores_the_others_as_before()
     assert (reader.kind, locs(records), reader.error) == ("urlset", ["http://example.com/a"], "")
 
 
+def test_a_plain_text_sitemap_printed_through_an_html_template_loses_its_line_break_tags():
+    body = b"http://example.com/a<br>\nhttp://example.com/b<BR />\r\nhttp://example.com/c <br/><br>\nhttp://example.com/d<b>\n"
+    reader, records = read(body)
+    # only line-break tags come off: any other markup stays part of the line, as the site wrote it
+    assert (locs(records), reader.skipped_by_reason) == (
+        ["http://example.com/a", "http://example.com/b", "http://example.com/c", "http://example.com/d<b>"], {})
+
+
 def test_an_rss_feed_gives_its_item_links_and_dates():
     body = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
             "<title>Blog</title><link>http://example.com/</link>"

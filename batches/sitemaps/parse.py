@@ -26,6 +26,7 @@ _LATE_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)[\s>/]", re.IGNORECASE)
 _PROLOG = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _PREVIEW_LENGTH = 80
+_LINE_BREAK_TAGS = re.compile(rb"(?:\s*<br\s*/?>)+$", re.IGNORECASE)
 _GENERATORS = (  # (marker in the first bytes, name), first match wins
     (b"yoast", "Yoast SEO"),
     (b"rank math", "Rank Math"),
@@ -201,7 +202,10 @@ class _TextFormat:
     def _records(self, lines):
         records = []
         for raw_line in lines:
-            line = raw_line.strip().lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace")
+            line = raw_line.strip().lstrip(b"\xef\xbb\xbf")
+            if line.endswith(b">"):  # a list printed through an HTML template: "http://a.example/x<br />"
+                line = _LINE_BREAK_TAGS.sub(b"", line)
+            line = line.decode("utf-8", "replace")
             if not line:
                 continue
             loc, reason = check_loc(line)
