@@ -26,7 +26,7 @@ _LATE_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)[\s>/]", re.IGNORECASE)
 _PROLOG = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _PREVIEW_LENGTH = 80
-_LINE_BREAK_TAGS = re.compile(rb"(?:\s*<br\s*/?>)+$", re.IGNORECASE)
+_LINE_BREAK_TAG = re.compile(rb"<br\s*/?>", re.IGNORECASE)
 _GENERATORS = (  # (marker in the first bytes, name), first match wins
     (b"yoast", "Yoast SEO"),
     (b"rank math", "Rank Math"),
@@ -203,8 +203,8 @@ class _TextFormat:
         records = []
         for raw_line in lines:
             line = raw_line.strip().lstrip(b"\xef\xbb\xbf")
-            if line.endswith(b">"):  # a list printed through an HTML template: "http://a.example/x<br />"
-                line = _LINE_BREAK_TAGS.sub(b"", line)
+            if line.endswith(b">"):
+                line = _without_line_break_tags(line)
             line = line.decode("utf-8", "replace")
             if not line:
                 continue
@@ -215,6 +215,18 @@ class _TextFormat:
                 self.skipped += 1
                 self.reasons[reason] += 1
         return records
+
+
+def _without_line_break_tags(line):
+    """A text line printed through an HTML template ("http://a.example/x<br />") without its
+    trailing <br> tags: taken off one at a time from the end, so a line of thousands of tags
+    costs one pass (a regular expression anchored at the end tried them all at every start)."""
+    while line.endswith(b">"):
+        start = line.rfind(b"<")
+        if start == -1 or not _LINE_BREAK_TAG.fullmatch(line, start):
+            break
+        line = line[:start].rstrip()
+    return line
 
 
 def sniff(head):
@@ -239,11 +251,11 @@ def junk_before_document(head):
     neither an HTML page, a DOCTYPE, another root, nor comments and processing instructions
     alone (a prolog the parser reads as it is)."""
     start = len(head) - len(head.lstrip(_LEADING_SPACE))
-    declaration = _DECLARATION.match(head, start)
+    declaration, end = _DECLARATION.match(head, start), start + HEAD_SIZE  # a bounded search, whatever the head
     if declaration:
-        found, kept = _ROOT.search(head, declaration.end()), head[start:declaration.end()]
+        found, kept = _ROOT.search(head, declaration.end(), end), head[start:declaration.end()]
     else:
-        found, kept = _LATE_DECLARATION.search(head, start) or _ROOT.search(head, start), b""
+        found, kept = _LATE_DECLARATION.search(head, start, end) or _ROOT.search(head, start, end), b""
     if found is None:
         return head, b"", ""
     junk, before_declaration = head[start + len(kept):found.start()], found.group().startswith(b"<?")
