@@ -19,7 +19,7 @@ __all__ = ["ChildSitemap", "Kind", "SitemapReader", "clean_loc", "detect_generat
 HEAD_SIZE = 4096
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta ", b"<title", b"<script")
 _SITEMAP_ROOTS = (b"<urlset", b"<sitemapindex", b"<rss", b"<feed", b":urlset", b":sitemapindex", b"<rdf:rdf")
-_LEADING_SPACE = b"\xef\xbb\xbf \t\r\n\x00"
+_LEADING_SPACE = b"\xef\xbb\xbf \t\r\n\x00"  # before a body's first markup: a BOM, blank lines
 # Where the XML of a body with junk before it starts (junk_before_document).
 _DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^>]*\?>")
 _LATE_DECLARATION = re.compile(rb"<\?xml[ \t\r\n]")
@@ -231,7 +231,7 @@ def _without_line_break_tags(line):
 
 def sniff(head):
     """'xml', 'text' or 'other', from the first bytes of a (decompressed, UTF-8) body."""
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n\x00")
+    start = head.lstrip(_LEADING_SPACE)
     lowered = start[:2048].lower()
     if start.startswith(b"<"):
         if any(marker in lowered for marker in _HTML_MARKERS) and not any(r in lowered for r in _SITEMAP_ROOTS):
@@ -243,10 +243,10 @@ def sniff(head):
 
 
 def junk_before_document(head):
-    """(head, junk, what the junk came before): a body that prints something before its XML, cut where the XML starts.
-    WordPress and other PHP sites often do (a "Warning: ... on line 3" from a plugin, a stray
-    echo), before the XML declaration or between it and the root; Google and the usual parsers
-    then read nothing. Nothing there can hold an entry. The junk is cut before a declaration
+    """(head, junk, what the junk came before): a body that prints something before its XML,
+    cut where the XML starts. WordPress and other PHP sites often do (a "Warning: ... on line
+    3" from a plugin, a stray echo), before the XML declaration or between it and the root;
+    Google and the usual parsers then read nothing. Nothing there can hold an entry. The junk is cut before a declaration
     that is not at the start, or else before a urlset or sitemapindex root, and only when it is
     neither an HTML page, a DOCTYPE, another root, nor comments and processing instructions
     alone (a prolog the parser reads as it is)."""
