@@ -93,37 +93,54 @@ def shoot(browser, screenshots, capsys):
 
 
 def wait_for(browser, condition, timeout=30):
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Poll the condition until it holds; an element replaced mid-check counts as "not yet"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
-    return wait.until(lambda driver: condition())
+    def holds(driver):
+        try:
+            return condition()
+        except WebDriverException as error:
+            if not _replaced(error):
+                raise
+            return False
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(holds)
 
 
-def text_of(browser, selector):
-    """The element's text; the page swaps its live parts in while it polls, so look again
-    when the element found was replaced before its text was read."""
+def _replaced(error):
+    """Whether the element was swapped out by the page's polling before we used it. Chrome
+    reports that as a stale reference, or, when the swap lands mid-command, as an inspector
+    error naming a node that "does not belong to the document"."""
     from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
+
+    return isinstance(error, StaleElementReferenceException) or "does not belong to the document" in str(error)
+
+
+def _again_when_replaced(action):
+    """Run the action, looking again (up to ten times) when its element was replaced."""
+    from selenium.common.exceptions import WebDriverException
 
     for _ in range(10):
         try:
-            return browser.find_element(By.CSS_SELECTOR, selector).text
-        except StaleElementReferenceException:
+            return action()
+        except WebDriverException as error:
+            if not _replaced(error):
+                raise
             time.sleep(0.05)
-    return browser.find_element(By.CSS_SELECTOR, selector).text
+    return action()
+
+
+def text_of(browser, selector):
+    """The element's text; the page swaps its live parts in while it polls."""
+    from selenium.webdriver.common.by import By
+
+    return _again_when_replaced(lambda: browser.find_element(By.CSS_SELECTOR, selector).text)
 
 
 def click(browser, by, selector):
     """Click an element that may sit in a live part of the page (swapped in while it polls)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    for _ in range(10):
-        try:
-            return browser.find_element(by, selector).click()
-        except StaleElementReferenceException:
-            time.sleep(0.05)
-    return browser.find_element(by, selector).click()
+    return _again_when_replaced(lambda: browser.find_element(by, selector).click())
 
 
 def fixture_sites(site_factory):
