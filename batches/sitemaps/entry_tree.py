@@ -19,6 +19,7 @@ import secrets
 from lxml import etree
 
 from .markup import CUT, MARK
+from .plain_urls import plain_urls
 from .values import SPACE
 
 PIECE_BYTES = 256 * 1024  # the most body fed to the tree at once
@@ -105,8 +106,14 @@ class EntryTree:
         self.errors = 0
         self.names = target.names  # tag -> local name, shared with the target
         self.limits = {name: target.limit_of(name) for name in target.leaf_names}  # of the leaves read
+        self.plain_first = target.entry_name == "url"  # a piece of plain <url>s needs no tree (plain_urls.py)
 
     def read(self, piece):
+        if self.plain_first:
+            rows = plain_urls(piece)
+            if rows is not None:
+                self.target.add_plain_urls(rows)
+                return
         self.parser.feed(piece)
         self.parser.feed(self.marker)
         log = self.parser.feed_error_log

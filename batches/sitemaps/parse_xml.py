@@ -598,6 +598,21 @@ class _SitemapTarget:
         else:
             self.records.append(record)
 
+    def add_plain_urls(self, rows):
+        """The <url> entries of plain_urls.py (its rows end with an empty group), kept or skipped as _url_record and add_entry
+        would keep them: a field not there is "", which each parser reads as it reads None."""
+        keep, reasons, lastmod = self.records.append, self.reasons, self.lastmod
+        for loc, when, changefreq, priority, _ in rows:
+            loc, reason = check_loc(loc)  # what loc() does for a text with no marker, never too long
+            if loc is None:
+                self.skipped += 1
+                reasons[reason] += 1
+            else:
+                keep(UrlRecord(
+                    loc, lastmod(when) if when else None, parse_changefreq(changefreq) if changefreq else "",
+                    parse_priority(priority) if priority else None,
+                ))
+
     def _add_extra(self, key, value):
         if not value:
             return
