@@ -89,10 +89,11 @@ class DomainStore:
         return self.insert_many([(sitemap_id, records)])[0]
 
     def insert_many(self, chunks):
-        """Store [(sitemap_id, records)] in one transaction (a small domain written whole);
+        """Store [(sitemap_id, records)] or [(sitemap_id, records, prepared)] in one transaction
+        (a small domain written whole), `prepared` being prepare_rows(records) made elsewhere;
         returns how many rows of each chunk were new. A page listed by two chunks is stored
         with the first."""
-        if not any(records for _, records in chunks):
+        if not any(chunk[1] for chunk in chunks):
             return [0] * len(chunks)
         # savepoint=False: a plain transaction when called alone, nothing extra inside the caller's
         with transaction.atomic(savepoint=False):
@@ -117,8 +118,9 @@ class DomainStore:
     def _plan(self, chunks):
         """[(sitemap_id, new rows)]: each chunk's pages not stored yet nor in an earlier chunk."""
         planned, taken = [], set()
-        for sitemap_id, records in chunks:
-            rows = [row for row in self._new_rows(_keyed(records)) if row[0] not in taken]
+        for sitemap_id, records, *prepared in chunks:
+            keyed = prepared[0] if prepared and prepared[0] is not None else prepare_rows(records, _copies())
+            rows = [row for row in self._new_rows(keyed) if row[0] not in taken]
             taken.update(row[0] for row in rows)
             planned.append((sitemap_id, rows))
         return planned
@@ -131,6 +133,23 @@ class DomainStore:
             return rows
         present = written if self.written.certain else _present(self.domain_id, list(written))
         return [row for row in rows if row[0] not in present] if present else rows
+
+
+def row_preparer():
+    """prepare_rows for this thread's database, to be called from any thread: the engine's
+    CrawlConfig.prepare_chunk, so that its parse-ahead helper does this per-URL work while
+    the storing thread waits for the database."""
+    return partial(prepare_rows, copy=connection.vendor == "postgresql")
+
+
+def prepare_rows(records, copy):
+    """The chunk's rows as the store writes them: (key, record, line) per distinct key
+    (_keyed), the line being the row's COPY text after its domain and sitemap (which only
+    the store knows) with `copy`, else None. Pure computation: no database."""
+    keyed = _keyed(records)
+    if not copy:
+        return [(key, record, None) for key, record in keyed]
+    return [(key, record, _copy_line(key, *record)) for key, record in keyed]
 
 
 def _keyed(records):
@@ -164,10 +183,14 @@ def _present(domain_id, keys):
         return {key for (key,) in cursor.fetchall()}
 
 
+def _copies():
+    return connection.vendor == "postgresql"
+
+
 def _write(domain_id, sitemap_id, rows):
     if not rows:
         return
-    if connection.vendor == "postgresql":
+    if _copies():
         _copy(domain_id, sitemap_id, rows)
     elif parsing_ahead():
         _insert_select(domain_id, sitemap_id, rows)
@@ -186,18 +209,20 @@ def _copy(domain_id, sitemap_id, rows):
 
 def _copy_text(domain_id, sitemap_id, rows):
     """The rows in COPY's text format, written here in one string: psycopg's write_row adapts
-    each value of each row in turn, about 4 us a row. A loc cannot hold a tab or a line break
+    each value of each row in turn, about 4 us a row."""
+    prefix = f"{domain_id}\t{_NULL if sitemap_id is None else sitemap_id}\t"
+    return prefix + f"\n{prefix}".join(line for _, _, line in rows) + "\n"
+
+
+def _copy_line(key, loc, lastmod, changefreq, priority, extras):
+    """A row's COPY text after its domain and sitemap. A loc cannot hold a tab or a line break
     (check_loc), a changefreq is one of seven words and JSON escapes its own control
     characters, so only backslashes need COPY's escaping."""
-    prefix = f"{domain_id}\t{_NULL if sitemap_id is None else sitemap_id}\t"
-    lines = []
-    for key, (loc, lastmod, changefreq, priority, extras) in rows:
-        lines.append(
-            f"{prefix}{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
-            f"{changefreq}\t{_NULL if priority is None else priority}\t"
-            f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}\n"
-        )
-    return "".join(lines)
+    return (
+        f"{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
+        f"{changefreq}\t{_NULL if priority is None else priority}\t"
+        f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}"
+    )
 
 
 def _copy_escaped(text):
@@ -214,7 +239,7 @@ def _insert_many(domain_id, sitemap_id, rows):
             f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [(domain_id, sitemap_id, record.loc, key, adapt(record.lastmod) if record.lastmod else None,
               record.changefreq, record.priority, json.dumps(record.extras) if record.extras else None)
-             for key, record in rows],
+             for key, record, _ in rows],
         )
 
 
@@ -227,7 +252,7 @@ def _insert_select(domain_id, sitemap_id, rows):
     adapt = _datetime_adapter()
     payload = json.dumps([
         (loc, key, *_sqlite_lastmod(lastmod, adapt), changefreq, priority, json.dumps(extras) if extras else None)
-        for key, (loc, lastmod, changefreq, priority, extras) in rows
+        for key, (loc, lastmod, changefreq, priority, extras), _ in rows
     ])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -251,7 +276,7 @@ def _sqlite_lastmod(lastmod, adapt):
 
 def _count_months(domain_id, rows):
     """Add the new rows to the domain's lastmod histogram (UTC months): one upsert."""
-    months = Counter(_year_month(_utc(record.lastmod)) for _, record in rows if record.lastmod)
+    months = Counter(_year_month(_utc(record.lastmod)) for _, record, _ in rows if record.lastmod)
     if not months:
         return
     table = LastmodMonth._meta.db_table

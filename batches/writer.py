@@ -106,7 +106,8 @@ class DomainWriter:
             self._start_sitemap(event, finished.get(event.key))
         chunks = [event for event in events if isinstance(event, UrlChunk)]
         # one call for every chunk: the store de-duplicates across them in memory
-        stored = self.store.insert_many([(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls) for chunk in chunks])
+        stored = self.store.insert_many(
+            [(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls, chunk.prepared) for chunk in chunks])
         for chunk, new in zip(chunks, stored):
             moved["urls_count"] += new
             self._count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)

@@ -2,6 +2,7 @@
 sitemap lists reaches the caller, also with many crawls at once; small sitemaps stay serial."""
 
 import queue
+import sys
 import threading
 import time
 
@@ -80,3 +81,42 @@ def test_a_big_sitemap_is_parsed_ahead_by_one_helper_in_the_order_it_lists_its_u
     locs, helpers = _crawl_watching_helpers(site, config, pause=0.01)
     assert locs == [site.url(f"/page/{n}") for n in range(40_000)]
     assert helpers == 1
+
+
+def test_each_chunk_is_prepared_where_it_was_parsed_after_the_url_limit_cut_it(site):
+    # CrawlConfig.prepare_chunk: the store's keys and row text, made on the helper while the
+    # caller stores, and made of exactly the URLs the chunk carries
+    _listing(site, "/big.xml", 40_000)
+
+    def prepare(records):
+        return threading.current_thread().name, [record.loc for record in records]
+
+    config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False,
+                         chunk_size=2000, max_urls=39_500, prepare_chunk=prepare)
+    chunks = []
+    for event in crawl_domain(site.host, config, scheme="http"):
+        if isinstance(event, UrlChunk):
+            chunks.append(event)
+            time.sleep(0.01)  # the caller storing the chunk
+    assert [chunk.prepared[1] for chunk in chunks] == [[record.loc for record in chunk.urls] for chunk in chunks]
+    assert sum(len(chunk.urls) for chunk in chunks) == 39_500
+    assert chunks[-1].urls[-1].loc == site.url("/page/39499")  # cut at the limit, then prepared
+    threads = {chunk.prepared[0] for chunk in chunks}
+    assert threads == {threading.current_thread().name, "sitemap-parse-ahead"}
+
+
+def test_the_gil_switches_sooner_while_a_helper_parses_and_as_before_once_it_is_gone(site):
+    _listing(site, "/big.xml", 40_000)
+    config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False, chunk_size=2000)
+    before = sys.getswitchinterval()
+    seen = set()
+    for event in crawl_domain(site.host, config, scheme="http"):
+        if isinstance(event, UrlChunk):
+            helpers = [thread for thread in threading.enumerate() if thread.name == "sitemap-parse-ahead"]
+            seen.add((bool(helpers), sys.getswitchinterval()))
+            time.sleep(0.01)  # the caller storing the chunk
+    for thread in threading.enumerate():
+        if thread.name == "sitemap-parse-ahead":
+            thread.join(timeout=10)
+    assert (True, engine.HELPER_SWITCH_INTERVAL) in seen
+    assert sys.getswitchinterval() == before == 0.005

@@ -3,6 +3,7 @@ histogram moved with the rows, on SQLite and PostgreSQL alike."""
 
 import hashlib
 import importlib
+import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -75,6 +76,31 @@ def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
     }
     assert set(Url.objects.values_list("loc_key", flat=True)) == {
         url_key("https://example.com/a"), url_key("https://example.com/b"), url_key("https://example.com/back\\slash\\N")}
+
+
+def test_rows_prepared_on_another_thread_are_stored_as_the_store_prepares_them(domain, owner, writer):
+    # CrawlConfig.prepare_chunk (worker.crawl_config) runs store.row_preparer() on the
+    # engine's parse-ahead helper: no database there, and the same rows in the end
+    other = Domain.objects.create(batch=domain.batch, entry="example.org", host="example.org")
+    extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co \\ \t tab"}]}
+    records = [
+        UrlRecord("https://example.com/b", MAY, "daily", 0.8, extras),
+        UrlRecord("https://example.com/a"),
+        UrlRecord("https://EXAMPLE.com:443/a", JUNE),  # the same page again: not a second row
+        UrlRecord("https://example.com/back\\slash\\N", JUNE, "", 0.0001, {"news": [{"title": "\\N \\t"}]}),
+    ]
+    prepare, prepared = store.row_preparer(), []
+    helper = threading.Thread(target=lambda: prepared.append(prepare(records)))
+    helper.start()
+    helper.join()
+    assert [line is not None for _, _, line in prepared[0]] == [connection.vendor == "postgresql"] * 3
+    assert DomainStore(domain.pk).insert_many([(None, records, prepared[0])]) == [3]
+    assert DomainStore(other.pk).insert_many([(None, records)]) == [3]
+    assert stored(domain) == stored(other) and len(stored(domain)) == 3
+    assert stored(domain)["https://example.com/a"] == (None, None, "", None, None)
+    keys = lambda d: list(Url.objects.filter(domain=d).order_by("id").values_list("loc_key", flat=True))  # noqa: E731
+    assert keys(domain) == keys(other) == [url_key(record.loc) for record in records[:2] + records[3:]]
+    assert months(domain) == months(other) == {date(2024, 5, 1): 1, date(2024, 6, 1): 1}
 
 
 @pytest.mark.parametrize("lastmod", [

@@ -31,6 +31,10 @@ class CrawlConfig:
     # when the caller mostly waits on a database server (PostgreSQL); with SQLite, whose
     # inserts release the GIL once per row, a second busy thread slows the writer down.
     parse_ahead: bool = False
+    # A function of a chunk's records whose result travels with it (UrlChunk.prepared), called
+    # where the records were parsed: on the parse-ahead helper, the caller's per-URL work of
+    # storing (keys, row text) is done while the caller waits on its database.
+    prepare_chunk: object = None
     # Politeness across processes: an object with `slot(host) -> context manager`, entered
     # around every request to `host` ("name:port"); None means no gate (tests, benchmarks).
     host_gate: object = None

@@ -20,6 +20,7 @@ claim their URL only once the named ones know where they land.
 import hashlib
 import inspect
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -47,6 +48,12 @@ CATCH_ALL_ANSWERS = 3  # probes answering the same non-sitemap page: the host an
 FINGERPRINT_BYTES = 4096
 _helpers = 0  # parse-ahead helper threads running in this process
 _helpers_lock = threading.Lock()
+# The GIL's switch interval while a helper runs. The caller waits on its database many times
+# a chunk, and each time it wants the GIL back the busy helper keeps it for up to an interval
+# (5 ms by default): 1,000,000 URLs on PostgreSQL took 20.7 s that way, 17.4 s at 0.5 ms
+# (medians of 3). Put back when the last helper ends.
+HELPER_SWITCH_INTERVAL = 0.0005
+_switch_interval_before = None
 # The parser learns the HTTP charset in a later version; until then it is not passed.
 _READER_TAKES_CHARSET = "charset" in inspect.signature(SitemapReader).parameters
 
@@ -300,9 +307,12 @@ class _Crawl:
         self.helper.start()
 
     def _parse_ahead(self):
-        global _helpers
+        global _helpers, _switch_interval_before
         with _helpers_lock:
             _helpers += 1
+            if _helpers == 1:
+                _switch_interval_before = sys.getswitchinterval()
+                sys.setswitchinterval(min(HELPER_SWITCH_INTERVAL, _switch_interval_before))
         try:
             while not self.abandoned.is_set():
                 if not self.caller_busy.wait(0.5):
@@ -312,6 +322,8 @@ class _Crawl:
         finally:
             with _helpers_lock:
                 _helpers -= 1
+                if _helpers == 0:
+                    sys.setswitchinterval(_switch_interval_before)
 
     def _parse_one_ahead(self):
         """Dispatch one queued item for the busy caller; False when there was nothing to do."""
@@ -411,6 +423,8 @@ class _Crawl:
             chunk.urls = chunk.urls[:room]
             self._stop(f"stopped at the limit of {self.config.max_urls:,} URLs per domain", SitemapProblem.TOO_LARGE)
         self.result.urls += len(chunk.urls)
+        if self.config.prepare_chunk is not None:
+            chunk.prepared = self.config.prepare_chunk(chunk.urls)
         yield chunk
 
     def _check_deadline(self):

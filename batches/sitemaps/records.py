@@ -26,6 +26,9 @@ class SitemapStarted:
 class UrlChunk:
     sitemap_key: int
     urls: list
+    # What CrawlConfig.prepare_chunk made of `urls`, in the thread that parsed them (None: no
+    # preparer). The caller's store work done where the caller is not waiting for it.
+    prepared: object = None
 
 
 @dataclass
