@@ -390,6 +390,8 @@ def test_without_javascript_the_batch_page_refreshes_itself_until_done(tmp_path,
         browser.find_element(By.ID, "id_username").send_keys("owner")
         browser.find_element(By.ID, "id_password").send_keys("owner-pass-123")
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        # a click does not wait for the login's answer: leaving too early is leaving logged out
+        wait_for(browser, lambda: not browser.current_url.startswith(live_server.url + reverse("login")))
         browser.get(live_server.url + reverse("batch_new"))
         browser.find_element(By.ID, "id_domains").send_keys(f"{site.origin}\nhttp://127.0.0.1:9\n")
         browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
