@@ -26,7 +26,7 @@ import json
 from collections import Counter
 from datetime import date, timezone
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
@@ -40,6 +40,7 @@ from .written_keys import WrittenKeys
 
 _COLUMNS = "domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority, extras"
 _year_month = attrgetter("year", "month")
+_record, _lastmod, _zone = itemgetter(1), attrgetter("lastmod"), attrgetter("tzinfo")
 _NULL = "\\N"  # COPY's text format
 
 
@@ -143,23 +144,19 @@ def row_preparer():
 
 
 def prepare_rows(records, copy):
-    """The chunk's rows as the store writes them: (key, record, line) per distinct key
-    (_keyed), the line being the row's COPY text after its domain and sitemap (which only
-    the store knows) with `copy`, else None. Pure computation: no database."""
-    keyed = _keyed(records)
-    if not copy:
-        return [(key, record, None) for key, record in keyed]
-    return [(key, record, _copy_line(key, *record)) for key, record in keyed]
-
-
-def _keyed(records):
-    """(key, record) per distinct key, the first spelling of each, in the order the site listed
-    them (ids follow it, and the domain page shows it)."""
-    first = {}
-    keep = first.setdefault
+    """The chunk's rows as the store writes them: (key, record, line) per distinct key, the
+    first spelling of each in the order the site listed them (ids follow it, and the domain
+    page shows it), the line being the row's COPY text after its domain and sitemap (which
+    only the store knows) with `copy`, else None. Pure computation: no database."""
+    # One pass, the per-URL work the worker does most of (about 1,000,000 times a big domain).
+    rows, seen = [], set()
+    keep, see = rows.append, seen.add
     for record in records:
-        keep(url_key(record.loc), record)
-    return list(first.items())
+        key = url_key(record.loc)
+        if key not in seen:
+            see(key)
+            keep((key, record, _copy_line(key, *record) if copy else None))
+    return rows
 
 
 def _absent(domain_id, rows):
@@ -220,9 +217,14 @@ def _copy_line(key, loc, lastmod, changefreq, priority, extras):
     characters, so only backslashes need COPY's escaping."""
     return (
         f"{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
-        f"{changefreq}\t{_NULL if priority is None else priority}\t"
+        f"{changefreq}\t{_PRIORITY_TEXT.get(priority) or priority}\t"
         f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}"
     )
+
+
+# The priorities most sites write, as text: a look-up costs a fifth of formatting a float.
+# (-0.0 finds 0.0's text: the same number.)
+_PRIORITY_TEXT = {None: _NULL, **{value / 10: repr(value / 10) for value in range(11)}}
 
 
 def _copy_escaped(text):
@@ -276,7 +278,9 @@ def _sqlite_lastmod(lastmod, adapt):
 
 def _count_months(domain_id, rows):
     """Add the new rows to the domain's lastmod histogram (UTC months): one upsert."""
-    months = Counter(_year_month(_utc(record.lastmod)) for _, record, _ in rows if record.lastmod)
+    lastmods = list(filter(None, map(_lastmod, map(_record, rows))))
+    # The engine's lastmods are in UTC already: no call a row to make sure (0.8 -> 0.55 µs a row)
+    months = Counter(map(_year_month, lastmods if set(map(_zone, lastmods)) <= {timezone.utc} else map(_utc, lastmods)))
     if not months:
         return
     table = LastmodMonth._meta.db_table

@@ -34,7 +34,7 @@ def read_three_ways(document, chunk, monkeypatch):
     return by_target, by_tree, by_default, (sum(answer is not None for answer in answers), len(answers))
 
 
-def test_plain_entries_come_out_as_written_with_absent_fields_empty():
+def test_plain_entries_come_out_as_written_with_absent_fields_empty_and_locs_unspaced():
     assert rows(
         "\n<url><loc>http://a.example/1</loc><lastmod>2024-01-02</lastmod><changefreq>daily</changefreq>"
         "<priority>0.5</priority></url>\r\n",
@@ -42,7 +42,7 @@ def test_plain_entries_come_out_as_written_with_absent_fields_empty():
         "<url><loc>http://a.example/é</loc><lastmod></lastmod></url>\t",
     ) == [
         ("http://a.example/1", "2024-01-02", "daily", "0.5", ""),
-        ("\n    http://a.example/2?a=1&b=2\n  ", "", "", "1", ""),
+        ("http://a.example/2?a=1&b=2", "", "", "1", ""),
         ("http://a.example/é", "", "", "", ""),
     ]
 
@@ -66,6 +66,15 @@ def test_plain_entries_come_out_as_written_with_absent_fields_empty():
     "<url><loc/></url>",
     "<url><loc>http://a.example/</loc></url >",
     "<other/>",
+    # locs check_loc would change or refuse: the tree reads them and check_loc decides
+    "<url><loc>HTTP://a.example/upper-scheme</loc></url>",
+    "<url><loc>http://a.example/a space</loc></url>",
+    "<url><loc>\xa0http://a.example/no-break-space</loc></url>",
+    "<url><loc>/relative</loc></url>",
+    "<url><loc>http:///no-host</loc></url>",
+    "<url><loc>https://?query</loc></url>",
+    "<url><loc>ftp://a.example/</loc></url>",
+    "<url><loc></loc></url>",
 ])
 def test_a_piece_with_anything_but_plain_entries_is_left_to_the_tree(entry):
     assert len(rows(plain(1), plain(2))) == 2
@@ -84,17 +93,22 @@ def test_a_loc_at_its_limit_is_plain_and_text_between_entries_is_passed_over():
 
 ODD_BUT_PLAIN = [  # read by the regular expression; each outcome must still be the parsers'
     "<url><loc>  http://a.example/space  </loc><lastmod>not a date</lastmod></url>\n",
-    "<url><loc></loc></url>\n",
-    "<url><loc>mailto:someone@a.example</loc></url>\n",
-    "<url><loc>http://a.example/a b</loc><changefreq> WEEKLY </changefreq><priority> 0.50 </priority></url>\n",
     "<url><loc>http://a.example/x</loc><priority>nan</priority><changefreq>sometimes</changefreq></url>\n",
-    "<url><loc>http://a.example/\u00a0nbsp\u00a0</loc><lastmod> 2024-02-30 </lastmod></url>\n",
-    "<url><loc>\u3000http://a.example/ideographic\u3000</loc><lastmod>2024-01-01T10:00:00+02:00</lastmod></url>\n",
     "<url><loc>http://a.example/?q=1&amp;r=&amp;amp;</loc><lastmod>Tue, 10 Jun 2003 04:00:00 GMT</lastmod></url>\n",
     "<url><loc>http://a.example/\x01control</loc></url>\n",  # the repair makes it U+FFFD first
+    "<url><loc>\r\nhttp://a.example/cr\r\n</loc><lastmod>\r2024-01-01T10:00:00\r\n</lastmod><priority>0.5\r</priority></url>\n",
+    "<url><loc>http://a.example/\u3000ideographic-space</loc></url>\n",  # not printable: check_loc refuses it
+    "<url><loc>http://a.example/changefreq</loc><changefreq> WEEKLY </changefreq><priority> 0.50 </priority></url>\n",
+]
+ODD_LOCS = [  # locs check_loc changes or refuses: not plain, their pieces go to the tree
+    "<url><loc></loc></url>\n",
+    "<url><loc>mailto:someone@a.example</loc></url>\n",
+    "<url><loc>http://a.example/a b</loc></url>\n",
+    "<url><loc>HTTP://A.example/upper</loc></url>\n",
+    "<url><loc>http://a.example/\u00a0nbsp\u00a0</loc><lastmod> 2024-02-30 </lastmod></url>\n",
+    "<url><loc>\u3000http://a.example/ideographic\u3000</loc><lastmod>2024-01-01T10:00:00+02:00</lastmod></url>\n",
     "<url><loc>https://</loc></url>\n",
     "<url><loc>http://a.example/tab\there</loc></url>\n",
-    "<url><loc>\r\nhttp://a.example/cr\r\n</loc><lastmod>\r2024-01-01T10:00:00\r\n</lastmod><priority>0.5\r</priority></url>\n",
     "<url><loc>http://a.example/inner\rcr</loc></url>\n",
 ]
 
@@ -105,19 +119,33 @@ def test_odd_plain_entries_are_read_as_the_parsers_read_them(chunk, monkeypatch)
     by_target, by_tree, by_default, plain_pieces = read_three_ways(document, chunk, monkeypatch)
     assert by_default == by_tree == by_target
     assert plain_pieces[0] >= 1
-    # per copy: no loc, mailto, a control character, no host, a tab, a no-break space and a CR inside
-    assert by_default["skipped"] == 7 * 40
-    assert by_default["reasons"] == {"invalid_loc": 7 * 40, "invalid_lastmod": 40}  # "not a date"
+    assert by_default["skipped"] == 2 * 40  # per copy: the control character, the ideographic space
+    assert by_default["reasons"] == {"invalid_loc": 2 * 40, "invalid_lastmod": 40}  # "not a date"
     assert ("url", "http://a.example/?q=1&r=&amp;", datetime(2003, 6, 10, 4, tzinfo=timezone.utc), "", None, None) in by_default["records"]
+    assert ("url", "http://a.example/changefreq", None, "weekly", 0.5, None) in by_default["records"]
+
+
+@pytest.mark.parametrize("chunk", [97, 65536])
+def test_odd_locs_among_plain_entries_are_read_as_the_parsers_read_them(chunk, monkeypatch):
+    document = urlset(*[entry for odd in ODD_LOCS for entry in (odd, plain(1))] * 20, filler=600)
+    by_target, by_tree, by_default, _ = read_three_ways(document, chunk, monkeypatch)
+    assert by_default == by_tree == by_target
+    # per copy: no loc, mailto, no host, a tab, a no-break space and a CR inside
+    assert by_default["skipped"] == 6 * 20
+    assert by_default["reasons"] == {"invalid_loc": 6 * 20}
+    records = {record[1] for record in by_default["records"]}
+    assert {"http://a.example/a%20b", "HTTP://A.example/upper", "http://a.example/ideographic"} < records
 
 
 def _fuzzed_entry(rng, number, markup):
     """A <url> that is plain, with odd values; with `markup`, sometimes one that is not."""
     space = lambda: rng.choice(["", "", " ", "\n  ", "\r\n", "\t"])  # noqa: E731
     locs = [f"http://a.example/f/{number}", f"https://a.example/f?{number}&amp;x=é", f" http://a.example/f/{number} ",
-            "", f"ftp://a.example/{number}", f"http://a.example/{number}\u00a0", f"http://a.example/{number}\u00a0x"]
-    if markup:
-        locs += [f"http://a.example/<b>{number}</b>", f"http://a.example/&#x41;{number}",
+            f"http://a.example/{number}\x01", f"\nhttps://a.example/{number}\ufffd"]
+    if markup:  # and locs check_loc changes or refuses
+        locs += ["", f"ftp://a.example/{number}", f"http://a.example/{number}\u00a0", f"http://a.example/{number}\u00a0x",
+                 f"http://a.example/{number} x", f"HTTP://a.example/{number}",
+                 f"http://a.example/<b>{number}</b>", f"http://a.example/&#x41;{number}",
                  f"<![CDATA[http://a.example/f/{number}]]>"]
     fields = [f"<loc>{rng.choice(locs)}</loc>"]
     for name, values in (("lastmod", ["2024-03-04", "2024-03-04T05:06:07Z", "yesterday", "", "2024-13-01"]),

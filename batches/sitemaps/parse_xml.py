@@ -603,7 +603,9 @@ class _SitemapTarget:
         would keep them: a field not there is "", which each parser reads as it reads None."""
         keep, reasons, lastmod = self.records.append, self.reasons, self.lastmod
         for loc, when, changefreq, priority, _ in rows:
-            loc, reason = check_loc(loc)  # what loc() does for a text with no marker, never too long
+            # plain_urls checked all check_loc checks but the characters' (the cost of a call)
+            if not loc.isprintable() or "\ufffd" in loc:
+                loc, reason = check_loc(loc)  # what loc() does for a text with no marker
             if loc is None:
                 self.skipped += 1
                 reasons[reason] += 1

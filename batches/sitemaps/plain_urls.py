@@ -20,6 +20,14 @@ from .values import MAX_FIELD_LENGTH, MAX_LOC_LENGTH
 _WS = "[ \t\n\r]*+"  # XML's white space
 
 
+# A loc check_loc (values.py) would keep as it is but for its characters, which the reader
+# still checks: http(s), a host, no XML white space in it (around it, none of its), within
+# MAX_LOC_LENGTH. Any other loc (an upper-case scheme, a space to escape, a relative URL) is not
+# plain: the tree reads its piece and check_loc has the last word.
+_LOC = "|".join(rf"{scheme}[^ \t\n\r</?#][^ \t\n\r<]{{0,{MAX_LOC_LENGTH - len(scheme) - 1}}}"
+                for scheme in ("https://", "http://"))
+
+
 def _entry():
     """A plain <url> with its fields' texts as groups (a field not there matches "")."""
     def field(name, longest):
@@ -27,7 +35,7 @@ def _entry():
         return f"(?:<{name}>([^<&]{{0,{longest}}})</{name}>{_WS})?"
 
     return (
-        f"<url>{_WS}<loc>([^<]{{0,{MAX_LOC_LENGTH}}})</loc>{_WS}"
+        f"<url>{_WS}<loc>{_WS}({_LOC}){_WS}</loc>{_WS}"
         + field("lastmod", MAX_FIELD_LENGTH) + field("changefreq", MAX_FIELD_LENGTH)
         + field("priority", MAX_FIELD_LENGTH) + "</url>"
     )
@@ -40,8 +48,9 @@ _OTHER_MARKUP = itemgetter(4)
 
 
 def plain_urls(piece):
-    """[(loc, lastmod, changefreq, priority)] as written (a field not there is ""), with a
-    loc's "&amp;" read as "&"; or None when the piece is anything but plain <url> entries.
+    """[(loc, lastmod, changefreq, priority, "")] as written (a field not there is ""), with a
+    loc's "&amp;" read as "&" and without the white space around it; or None when the piece
+    is anything but plain <url> entries (_LOC says what a plain loc is).
 
     The piece comes from MarkupRepair (markup.py): control characters and U+FFFE/U+FFFF are
     already U+FFFD, and every "&" starts a reference. So what libxml2 would still object to,
