@@ -279,8 +279,9 @@ def _sqlite_lastmod(lastmod, adapt):
 def _count_months(domain_id, rows):
     """Add the new rows to the domain's lastmod histogram (UTC months): one upsert."""
     lastmods = list(filter(None, map(_lastmod, map(_record, rows))))
-    # The engine's lastmods are in UTC already: no call a row to make sure (0.8 -> 0.55 µs a row)
-    months = Counter(map(_year_month, lastmods if set(map(_zone, lastmods)) <= {timezone.utc} else map(_utc, lastmods)))
+    if not set(map(_zone, lastmods)) <= {timezone.utc}:  # the engine's are; no call a row when so
+        lastmods = map(_utc, lastmods)
+    months = Counter(map(_year_month, lastmods))
     if not months:
         return
     table = LastmodMonth._meta.db_table

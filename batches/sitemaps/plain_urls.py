@@ -21,8 +21,8 @@ _WS = "[ \t\n\r]*+"  # XML's white space
 
 
 # A loc check_loc (values.py) would keep as it is but for its characters, which the reader
-# still checks: http(s), a host, no XML white space in it (around it, none of its), within
-# MAX_LOC_LENGTH. Any other loc (an upper-case scheme, a space to escape, a relative URL) is not
+# still checks: http(s), a host, no XML white space in it (the white space around it is not
+# part of it), within MAX_LOC_LENGTH. Any other loc (an upper-case scheme, a space to escape, a relative URL) is not
 # plain: the tree reads its piece and check_loc has the last word.
 _LOC = "|".join(rf"{scheme}[^ \t\n\r</?#][^ \t\n\r<]{{0,{MAX_LOC_LENGTH - len(scheme) - 1}}}"
                 for scheme in ("https://", "http://"))
