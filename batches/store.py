@@ -4,15 +4,17 @@ One page is one row: the URL table is unique on (domain, loc_key), loc_key being
 identity.url_key(loc), the same for every spelling of a URL; the row keeps the first spelling
 stored as its loc. A bigint key also keeps the unique index small and cheap to compare.
 
-How a chunk is stored (DomainStore.insert):
-- The worker de-duplicates it: within the chunk, and against the keys this DomainStore has
-  written so far (written_keys.py: exact while few, then a Bloom filter of fixed size, so
-  memory stays flat on the biggest domains). A domain started fresh (its earlier rows
-  forgotten) has no rows but these, so a key the store never wrote is new without asking the
-  database, and its row goes straight into the URL table: COPY on PostgreSQL,
-  executemany on SQLite (one INSERT ... SELECT over a JSON array while a parse-ahead helper
-  runs). No staging table, no ON CONFLICT. Only the
-  keys the filter may have written (its false hits and the true duplicates) are asked about.
+How a chunk is stored:
+- `DomainStore.prepare`, where the chunk was parsed (the engine's parse-ahead helper, through
+  CrawlConfig.prepare_chunk): each page's key, the chunk's pages not seen earlier in the run
+  (seen_keys.py: exact while few, then a Bloom filter of fixed size, so memory stays flat on
+  the biggest domains), their COPY text and their lastmod months. The storing thread, which
+  waits for the database, does no per-URL work on the common path.
+- `DomainStore.insert_many`: a domain started fresh (its earlier rows forgotten) has no rows
+  but this run's, so a page the run has not seen is new without asking the database, and its
+  row goes straight into the URL table: COPY on PostgreSQL, executemany on SQLite (one
+  INSERT ... SELECT over a JSON array while a parse-ahead helper runs). No staging table, no
+  ON CONFLICT. Only the keys the filter may have seen (its false hits) are asked about.
 - For a domain that had rows already, one indexed query first asks which of the chunk's keys
   the domain has.
 - The unique index stays the guard: a chunk that conflicts all the same (rows the worker could
@@ -24,8 +26,8 @@ How a chunk is stored (DomainStore.insert):
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timezone
-from functools import partial
 from operator import attrgetter, itemgetter
 
 from django.db import IntegrityError, connection, transaction
@@ -34,13 +36,13 @@ from django.db.models.functions import TruncMonth
 
 from .models import LastmodMonth, Url
 from .retention import delete_in_chunks
+from .seen_keys import SeenKeys
 from .sitemaps.engine import parsing_ahead
 from .sitemaps.identity import url_key
-from .written_keys import WrittenKeys
 
 _COLUMNS = "domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority, extras"
-_year_month = attrgetter("year", "month")
-_record, _lastmod, _zone = itemgetter(1), attrgetter("lastmod"), attrgetter("tzinfo")
+_loc, _lastmod = itemgetter(0), itemgetter(1)  # of a UrlRecord
+_year_month, _zone = attrgetter("year", "month"), attrgetter("tzinfo")
 _NULL = "\\N"  # COPY's text format
 
 
@@ -67,108 +69,91 @@ def recount_months(domain_id, urls):
             LastmodMonth(domain_id=domain_id, month=month.date(), urls=n) for month, n in months)
 
 
+@dataclass
+class PreparedRows:
+    """A chunk's rows as the store writes them (DomainStore.prepare)."""
+
+    rows: dict  # key -> UrlRecord: the chunk's pages not seen earlier in the run, first spelling, site order
+    maybe: set  # keys of `rows` the run's filter may have seen before: the store asks the database
+    text: str | None  # the rows' COPY text after their domain and sitemap, a line each (PostgreSQL)
+    months: Counter  # (year, month) in UTC -> how many of `rows` have a lastmod then
+
+
 class DomainStore:
-    """Stores one domain's URL chunks for one run; `insert` returns how many rows were new.
+    """Stores one domain's URL chunks for one run; `insert_many` returns how many rows were new.
 
     Call it from the worker that has claimed the domain, after forget_urls (or on a domain that
-    never ran): then only the keys this store wrote exist and the fast path applies. Any other
-    state is still stored exactly, only with one more query per chunk.
+    never ran): then only this run's rows exist and the fast path applies. Any other state is
+    still stored exactly, only with one more query per chunk.
+
+    Every chunk is prepared once (`prepare`), then stored before the next chunk is, again with
+    the same PreparedRows when a write is retried, or the run ends (seen_keys.py says why).
     """
 
     def __init__(self, domain_id):
         self.domain_id = domain_id
-        self.written = WrittenKeys()  # keys this store has committed for the domain
-        self.complete = None  # whether its writes are all the rows the domain has (None: not asked yet)
+        self.seen = SeenKeys()  # every key this run has prepared
+        self.complete = None  # whether this run's rows are all the rows the domain has (None: not asked yet)
+        self.copies = connection.vendor == "postgresql"
 
     def cleared(self):
         """The caller has just removed the domain's rows (worker.forget_previous_run): none
-        are there but what this store writes, and nobody needs to ask the database."""
-        self.written = WrittenKeys()
+        are there but what this run writes, and nobody needs to ask the database."""
+        self.seen = SeenKeys()
         self.complete = True
 
+    def prepare(self, records):
+        """The chunk's PreparedRows; from any thread (no database), one chunk at a time, in the
+        order the chunks will be stored. It is the per-URL work the worker does most (about
+        1,000,000 times for a big domain): no Python loop over the rows but the filter's."""
+        keys = list(map(url_key, map(_loc, records)))
+        rows = dict(zip(keys, records))
+        if len(rows) < len(records):  # a page listed twice: its first spelling is the row
+            rows = {}
+            for key, record in zip(keys, records):
+                rows.setdefault(key, record)
+        maybe = self.seen.sort_out(rows)
+        return PreparedRows(rows, maybe, _copy_body(rows) if self.copies else None, _months(rows.values()))
+
     def insert(self, sitemap_id, records):
-        return self.insert_many([(sitemap_id, records)])[0]
+        """Prepare and store one chunk (once: a second call with the same records stores none)."""
+        return self.insert_many([(sitemap_id, self.prepare(records))])[0]
 
     def insert_many(self, chunks):
-        """Store [(sitemap_id, records)] or [(sitemap_id, records, prepared)] in one transaction
-        (a small domain written whole), `prepared` being prepare_rows(records) made elsewhere;
-        returns how many rows of each chunk were new. A page listed by two chunks is stored
-        with the first."""
-        if not any(chunk[1] for chunk in chunks):
+        """Store [(sitemap_id, PreparedRows)] in one transaction (a small domain written whole);
+        returns how many rows of each chunk were new."""
+        if not any(prepared.rows for _, prepared in chunks):
             return [0] * len(chunks)
         # savepoint=False: a plain transaction when called alone, nothing extra inside the caller's
         with transaction.atomic(savepoint=False):
             if self.complete is None:
                 self.complete = not Url.objects.filter(domain_id=self.domain_id).exists()
-            planned = self._plan(chunks)
             try:
                 with transaction.atomic():
-                    for sitemap_id, rows in planned:
-                        _write(self.domain_id, sitemap_id, rows)
+                    written = [self._write_new(sitemap_id, prepared) for sitemap_id, prepared in chunks]
             except IntegrityError:
                 self.complete = False
-                planned = [(sitemap_id, _absent(self.domain_id, rows)) for sitemap_id, rows in planned]
-                for sitemap_id, rows in planned:
-                    _write(self.domain_id, sitemap_id, rows)
-            written = [row for _, rows in planned for row in rows]
-            _count_months(self.domain_id, written)
-            # Only committed keys are remembered: after a rollback they were never stored.
-            transaction.on_commit(partial(self.written.add, [row[0] for row in written]))
-        return [len(rows) for _, rows in planned]
+                written = [self._write_new(sitemap_id, prepared) for sitemap_id, prepared in chunks]
+            _count_months(self.domain_id, sum((months for _, months in written), Counter()))
+        return [count for count, _ in written]
 
-    def _plan(self, chunks):
-        """[(sitemap_id, new rows)]: each chunk's pages not stored yet nor in an earlier chunk."""
-        planned, taken = [], set()
-        for sitemap_id, records, *prepared in chunks:
-            keyed = prepared[0] if prepared and prepared[0] is not None else prepare_rows(records, _copies())
-            rows = [row for row in self._new_rows(keyed) if row[0] not in taken]
-            taken.update(row[0] for row in rows)
-            planned.append((sitemap_id, rows))
-        return planned
-
-    def _new_rows(self, rows):
-        if not self.complete:
-            return _absent(self.domain_id, rows)
-        written = self.written.among(row[0] for row in rows)
-        if not written:
-            return rows
-        present = written if self.written.certain else _present(self.domain_id, list(written))
-        return [row for row in rows if row[0] not in present] if present else rows
-
-
-def row_preparer():
-    """prepare_rows for this thread's database, to be called from any thread: the engine's
-    CrawlConfig.prepare_chunk, so that its parse-ahead helper does this per-URL work while
-    the storing thread waits for the database."""
-    return partial(prepare_rows, copy=connection.vendor == "postgresql")
-
-
-def prepare_rows(records, copy):
-    """The chunk's rows as the store writes them: (key, record, line) per distinct key, the
-    first spelling of each in the order the site listed them (ids follow it, and the domain
-    page shows it), the line being the row's COPY text after its domain and sitemap (which
-    only the store knows) with `copy`, else None. Pure computation: no database."""
-    # One pass, the per-URL work the worker does most of (about 1,000,000 times a big domain).
-    rows, seen = [], set()
-    keep, see = rows.append, seen.add
-    for record in records:
-        key = url_key(record.loc)
-        if key not in seen:
-            see(key)
-            keep((key, record, _copy_line(key, *record) if copy else None))
-    return rows
-
-
-def _absent(domain_id, rows):
-    """The rows whose keys the domain does not have in the table (one indexed lookup)."""
-    if not rows:
-        return rows
-    present = _present(domain_id, [row[0] for row in rows])
-    return [row for row in rows if row[0] not in present] if present else rows
+    def _write_new(self, sitemap_id, prepared):
+        """Write the chunk's rows the domain does not have; returns their count and months. One
+        chunk after the other: the database then answers for the earlier chunks' rows too."""
+        ask = prepared.maybe if self.complete else prepared.rows.keys()
+        present = _present(self.domain_id, list(ask)) if ask else None
+        if present:
+            rows = {key: record for key, record in prepared.rows.items() if key not in present}
+            text, months = _copy_body(rows) if self.copies else None, _months(rows.values())
+        else:
+            rows, text, months = prepared.rows, prepared.text, prepared.months
+        if rows:
+            _write(self.domain_id, sitemap_id, rows, text)
+        return len(rows), months
 
 
 def _present(domain_id, keys):
-    """Those of `keys` the domain has rows for."""
+    """Those of `keys` the domain has rows for (one indexed lookup)."""
     table = Url._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -180,41 +165,47 @@ def _present(domain_id, keys):
         return {key for (key,) in cursor.fetchall()}
 
 
-def _copies():
-    return connection.vendor == "postgresql"
+def _months(records):
+    """Counter of (year, month) in UTC over the records' lastmods."""
+    lastmods = list(filter(None, map(_lastmod, records)))
+    if not set(map(_zone, lastmods)) <= {timezone.utc}:  # the engine's are; no call a row when so
+        lastmods = map(_utc, lastmods)
+    return Counter(map(_year_month, lastmods))
 
 
-def _write(domain_id, sitemap_id, rows):
-    if not rows:
-        return
-    if _copies():
-        _copy(domain_id, sitemap_id, rows)
+def _write(domain_id, sitemap_id, rows, text):
+    """`rows` ({key: record}) into the URL table; `text` is their COPY text (PostgreSQL)."""
+    if text is not None:
+        _copy(domain_id, sitemap_id, text)
     elif parsing_ahead():
         _insert_select(domain_id, sitemap_id, rows)
     else:
         _insert_many(domain_id, sitemap_id, rows)
 
 
-def _copy(domain_id, sitemap_id, rows):
+def _copy(domain_id, sitemap_id, body):
+    # The rows in COPY's text format in one string: psycopg's write_row adapts each value of
+    # each row in turn, about 4 us a row. The lines hold no line break but their ends (see
+    # _copy_line), so each gets its domain and sitemap in one replace.
+    prefix = f"{domain_id}\t{_NULL if sitemap_id is None else sitemap_id}\t"
     table = Url._meta.db_table
     with connection.cursor() as cursor, connection.wrap_database_errors:
         # A crashed worker's domain is crawled again, so waiting for the WAL flush buys nothing.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         with cursor.cursor.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN") as copy:
-            copy.write(_copy_text(domain_id, sitemap_id, rows))
+            copy.write(prefix + body.replace("\n", "\n" + prefix) + "\n")
 
 
-def _copy_text(domain_id, sitemap_id, rows):
-    """The rows in COPY's text format, written here in one string: psycopg's write_row adapts
-    each value of each row in turn, about 4 us a row."""
-    prefix = f"{domain_id}\t{_NULL if sitemap_id is None else sitemap_id}\t"
-    return prefix + f"\n{prefix}".join(line for _, _, line in rows) + "\n"
+def _copy_body(rows):
+    """The COPY text of `rows` ({key: record}), a line each, without their domain and sitemap."""
+    return "\n".join(map(_copy_line, rows.keys(), rows.values()))
 
 
-def _copy_line(key, loc, lastmod, changefreq, priority, extras):
+def _copy_line(key, record):
     """A row's COPY text after its domain and sitemap. A loc cannot hold a tab or a line break
     (check_loc), a changefreq is one of seven words and JSON escapes its own control
     characters, so only backslashes need COPY's escaping."""
+    loc, lastmod, changefreq, priority, extras = record
     return (
         f"{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
         f"{changefreq}\t{_PRIORITY_TEXT.get(priority) or priority}\t"
@@ -241,7 +232,7 @@ def _insert_many(domain_id, sitemap_id, rows):
             f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [(domain_id, sitemap_id, record.loc, key, adapt(record.lastmod) if record.lastmod else None,
               record.changefreq, record.priority, json.dumps(record.extras) if record.extras else None)
-             for key, record, _ in rows],
+             for key, record in rows.items()],
         )
 
 
@@ -254,7 +245,7 @@ def _insert_select(domain_id, sitemap_id, rows):
     adapt = _datetime_adapter()
     payload = json.dumps([
         (loc, key, *_sqlite_lastmod(lastmod, adapt), changefreq, priority, json.dumps(extras) if extras else None)
-        for key, (loc, lastmod, changefreq, priority, extras), _ in rows
+        for key, (loc, lastmod, changefreq, priority, extras) in rows.items()
     ])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -276,12 +267,8 @@ def _sqlite_lastmod(lastmod, adapt):
     return None, int(lastmod.timestamp())
 
 
-def _count_months(domain_id, rows):
-    """Add the new rows to the domain's lastmod histogram (UTC months): one upsert."""
-    lastmods = list(filter(None, map(_lastmod, map(_record, rows))))
-    if not set(map(_zone, lastmods)) <= {timezone.utc}:  # the engine's are; no call a row when so
-        lastmods = map(_utc, lastmods)
-    months = Counter(map(_year_month, lastmods))
+def _count_months(domain_id, months):
+    """Add the new rows' months (a Counter of (year, month)) to the domain's lastmod histogram: one upsert."""
     if not months:
         return
     table = LastmodMonth._meta.db_table

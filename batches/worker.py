@@ -30,7 +30,7 @@ from .politeness import DomainGate, host_gate
 from .queue import enqueue_domains, feed_batch
 from .reaper import reap_if_due, this_process
 from .sitemaps import CrawlConfig, CrawlFinished, crawl_domain
-from .store import forget_urls, row_preparer
+from .store import forget_urls
 from .writer import CANCEL_CHECK_SECONDS, DomainWriter
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ def crawl_config():
         probe_well_known=settings.SITEMAPS_PROBE_WELL_KNOWN,
         allowed_addresses=settings.SITEMAPS_ALLOWED_ADDRESSES,
         parse_ahead=settings.SITEMAPS_PARSE_AHEAD,
-        prepare_chunk=row_preparer(),  # keys and row text made where the URLs were parsed
         # Inside a caller's transaction (sync processing in a test) the gate's own connection
         # would wait on that transaction's locks: no gate there.
         host_gate=None if connection.in_atomic_block else host_gate(),
@@ -106,7 +105,7 @@ def process_domain(domain_id, feed=True):
         return "not claimed"
     writer = DomainWriter(domain, hold=True)
     shared = crawl_config()
-    config = writer.previous.crawl_config(domain_config(shared, domain))  # re-runs: reuse.py
+    config = writer.crawl_config(domain_config(shared, domain))
     with Heartbeat([domain]):
         try:
             with_db_retry(forget_previous_run, domain)
@@ -262,7 +261,7 @@ class Run:
     def __init__(self, domain, config):
         self.domain = domain
         self.writer = DomainWriter(domain, hold=True)
-        self.config = self.writer.previous.crawl_config(config)  # re-runs: reuse.py
+        self.config = self.writer.crawl_config(config)
         self.stop_reason = ""  # "cancelled", "lost" or "stopping": the crawl thread stops
         self.error = ""
 

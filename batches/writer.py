@@ -16,6 +16,7 @@ taken back (`_transaction`).
 import time
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import F
@@ -53,6 +54,11 @@ class DomainWriter:
         self.held_since = 0.0  # when the first URLs were held
         self._last = None  # the last event taken (a retried write brings it again)
         self._counted = Counter()  # duplicates counted by the transaction in progress
+
+    def crawl_config(self, config):
+        """The crawl's config for this run: a re-run's previous sitemaps (reuse.py), and the
+        store's per-URL work done where the URLs are parsed (DomainStore.prepare)."""
+        return replace(self.previous.crawl_config(config), prepare_chunk=self.store.prepare)
 
     def cleared(self):
         """The domain's earlier rows and findings are gone (worker.forget_previous_run)."""
@@ -107,7 +113,7 @@ class DomainWriter:
         chunks = [event for event in events if isinstance(event, UrlChunk)]
         # one call for every chunk: the store de-duplicates across them in memory
         stored = self.store.insert_many(
-            [(self.sitemap_ids.get(chunk.sitemap_key), chunk.urls, chunk.prepared) for chunk in chunks])
+            [(self.sitemap_ids.get(chunk.sitemap_key), self._prepared(chunk)) for chunk in chunks])
         for chunk, new in zip(chunks, stored):
             moved["urls_count"] += new
             self._count_duplicates(chunk.sitemap_key, len(chunk.urls) - new)
@@ -115,6 +121,13 @@ class DomainWriter:
         for event in finished.values():
             self._finish_sitemap(event, written=event.key in written, moved=moved)
         return moved
+
+    def _prepared(self, chunk):
+        # The engine prepares each chunk where it parsed it (crawl_config); a crawl without that
+        # has it done here, once: a retried write brings the same chunk, prepared already.
+        if chunk.prepared is None:
+            chunk.prepared = self.store.prepare(chunk.urls)
+        return chunk.prepared
 
     def _start_sitemap(self, event, finished=None):
         # When its end is known already (a held run), the row is written once, complete.

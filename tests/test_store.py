@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from batches import store, written_keys
+from batches import seen_keys, store
 from batches.models import Batch, Domain, FoundBy, LastmodMonth, SitemapFile, Url
 from batches.sitemaps import UrlRecord
 from batches.sitemaps.identity import normal_form, url_key
@@ -27,12 +27,6 @@ JUNE = datetime(2024, 6, 30, 23, 59, tzinfo=timezone.utc)
 def domain(owner):
     batch = Batch.objects.create(owner=owner, name="store", domains_total=1)
     return Domain.objects.create(batch=batch, entry="example.com", host="example.com")
-
-
-@pytest.fixture
-def commits(django_capture_on_commit_callbacks):
-    """Run the on-commit callbacks of each `with commits():` block, as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def sitemap(domain, path):
@@ -79,8 +73,8 @@ def test_it_stores_every_field_and_counts_the_new_rows(domain, writer):
 
 
 def test_rows_prepared_on_another_thread_are_stored_as_the_store_prepares_them(domain, owner, writer):
-    # CrawlConfig.prepare_chunk (worker.crawl_config) runs store.row_preparer() on the
-    # engine's parse-ahead helper: no database there, and the same rows in the end
+    # DomainWriter.crawl_config makes DomainStore.prepare the engine's CrawlConfig.prepare_chunk,
+    # run on its parse-ahead helper: no database there, and the same rows in the end
     other = Domain.objects.create(batch=domain.batch, entry="example.org", host="example.org")
     extras = {"images": [{"loc": "https://example.com/1.jpg", "caption": "Café & co \\ \t tab"}]}
     records = [
@@ -89,13 +83,14 @@ def test_rows_prepared_on_another_thread_are_stored_as_the_store_prepares_them(d
         UrlRecord("https://EXAMPLE.com:443/a", JUNE),  # the same page again: not a second row
         UrlRecord("https://example.com/back\\slash\\N", JUNE, "", 0.0001, {"news": [{"title": "\\N \\t"}]}),
     ]
-    prepare, prepared = store.row_preparer(), []
-    helper = threading.Thread(target=lambda: prepared.append(prepare(records)))
+    domain_store, prepared = DomainStore(domain.pk), []
+    helper = threading.Thread(target=lambda: prepared.append(domain_store.prepare(records)))
     helper.start()
     helper.join()
-    assert [line is not None for _, _, line in prepared[0]] == [connection.vendor == "postgresql"] * 3
-    assert DomainStore(domain.pk).insert_many([(None, records, prepared[0])]) == [3]
-    assert DomainStore(other.pk).insert_many([(None, records)]) == [3]
+    assert list(prepared[0].rows.values()) == records[:2] + records[3:]  # the first spelling, in order
+    assert (prepared[0].maybe, prepared[0].text is not None) == (set(), connection.vendor == "postgresql")
+    assert domain_store.insert_many([(None, prepared[0])]) == [3]
+    assert DomainStore(other.pk).insert(None, records) == 3
     assert stored(domain) == stored(other) and len(stored(domain)) == 3
     assert stored(domain)["https://example.com/a"] == (None, None, "", None, None)
     keys = lambda d: list(Url.objects.filter(domain=d).order_by("id").values_list("loc_key", flat=True))  # noqa: E731
@@ -169,52 +164,52 @@ def test_an_empty_chunk_stores_nothing(domain):
     assert DomainStore(domain.pk).insert(None, []) == 0
 
 
-def test_a_fresh_domain_is_deduplicated_by_the_keys_the_store_wrote(domain, commits):
+def test_a_fresh_domain_is_deduplicated_by_the_keys_its_run_prepared(domain):
     domain_store = DomainStore(domain.pk)
-    with commits():
-        assert domain_store.insert(None, pages("/a", "/b")) == 2
-    assert domain_store.written.exact == {url_key("https://example.com/a"), url_key("https://example.com/b")}
-    with commits(), CaptureQueriesContext(connection) as queries:
+    assert domain_store.insert(None, pages("/a", "/b")) == 2
+    assert domain_store.seen.exact == {url_key("https://example.com/a"), url_key("https://example.com/b")}
+    with CaptureQueriesContext(connection) as queries:
         assert domain_store.insert(None, pages("/a", "/c", "/c")) == 1
-    # No question to the database about /a: the store knows it wrote it.
+    # No question to the database about /a: the run prepared it before.
     assert [q["sql"] for q in queries if q["sql"].startswith("SELECT")] == []
     assert sorted(Url.objects.values_list("loc", flat=True)) == [
         "https://example.com/a", "https://example.com/b", "https://example.com/c"]
 
 
-def test_a_store_on_a_domain_with_rows_asks_the_database_first(domain, commits):
+def test_a_page_the_run_prepared_before_is_not_in_a_later_chunk_at_all(domain):
+    domain_store = DomainStore(domain.pk)
+    first, again = domain_store.prepare(pages("/a", "/b")), domain_store.prepare(pages("/b", "/c"))
+    assert list(again.rows) == [url_key("https://example.com/c")]
+    assert domain_store.insert_many([(None, first), (None, again)]) == [2, 1]
+
+
+def test_a_store_on_a_domain_with_rows_asks_the_database_first(domain):
     insert_urls(domain.pk, None, pages("/old"))
     domain_store = DomainStore(domain.pk)
-    with commits():
-        assert domain_store.insert(None, pages("/old", "/new")) == 1
+    assert domain_store.insert(None, pages("/old", "/new")) == 1
     assert domain_store.complete is False
-    with commits():
-        assert domain_store.insert(None, pages("/old", "/new", "/newer")) == 1
+    assert domain_store.insert(None, pages("/old", "/new", "/newer")) == 1
     assert Url.objects.filter(domain=domain).count() == 3
 
 
-def test_rows_written_behind_the_stores_back_fall_back_to_asking_the_database(domain, commits):
+def test_rows_written_behind_the_stores_back_fall_back_to_asking_the_database(domain):
     domain_store = DomainStore(domain.pk)
-    with commits():
-        assert domain_store.insert(None, pages("/a")) == 1
+    assert domain_store.insert(None, pages("/a")) == 1
     insert_urls(domain.pk, None, pages("/late"))  # a late write of an earlier attempt, say
-    with commits():
-        assert domain_store.insert(None, pages("/late", "/b")) == 1
+    assert domain_store.insert(None, pages("/late", "/b")) == 1
     assert domain_store.complete is False
     assert sorted(Url.objects.values_list("loc", flat=True)) == [
         "https://example.com/a", "https://example.com/b", "https://example.com/late"]
 
 
-def test_past_its_exact_keys_the_store_asks_the_database_only_about_the_keys_it_may_have_written(
-        domain, commits, monkeypatch):
-    monkeypatch.setattr(written_keys, "EXACT_KEYS", 3)
+def test_past_its_exact_keys_the_store_asks_the_database_only_about_the_keys_the_run_may_have_seen(
+        domain, monkeypatch):
+    monkeypatch.setattr(seen_keys, "EXACT_KEYS", 3)
     domain_store = DomainStore(domain.pk)
-    with commits():
-        assert domain_store.insert(None, pages("/1", "/2")) == 2
-    with commits():
-        assert domain_store.insert(None, pages("/2", "/3", "/4")) == 2
-    assert (domain_store.complete, domain_store.written.certain) == (True, False)  # the filter took over
-    with commits(), CaptureQueriesContext(connection) as queries:
+    assert domain_store.insert(None, pages("/1", "/2")) == 2
+    assert domain_store.insert(None, pages("/2", "/3", "/4")) == 2
+    assert (domain_store.complete, domain_store.seen.bits is None) == (True, False)  # the filter took over
+    with CaptureQueriesContext(connection) as queries:
         assert domain_store.insert(None, pages("/1", "/3", "/4", "/5", "/6")) == 2
     lookups = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "loc_key" in q["sql"]]
     assert len(lookups) == 1
@@ -222,16 +217,30 @@ def test_past_its_exact_keys_the_store_asks_the_database_only_about_the_keys_it_
     assert Url.objects.filter(domain=domain).count() == 6
 
 
-def test_keys_of_a_rolled_back_chunk_are_not_remembered(domain, commits):
+def test_past_its_exact_keys_a_page_seen_in_an_earlier_chunk_of_the_same_transaction_is_stored_once(
+        domain, monkeypatch):
+    # A held domain is written whole: the database answers for the chunks written before.
+    monkeypatch.setattr(seen_keys, "EXACT_KEYS", 1)
     domain_store = DomainStore(domain.pk)
-    with commits():
-        with transaction.atomic():
-            assert domain_store.insert(None, pages("/a")) == 1
-            transaction.set_rollback(True)  # what the worker does when its claim was lost
-    assert domain_store.written.exact == set()
-    with commits():
-        assert domain_store.insert(None, pages("/a")) == 1
-    assert list(Url.objects.values_list("loc", flat=True)) == ["https://example.com/a"]
+    chunks = [domain_store.prepare(pages("/1", "/2")), domain_store.prepare(pages("/2", "/3"))]
+    assert chunks[1].maybe == {url_key("https://example.com/2")}
+    assert domain_store.insert_many([(None, chunk) for chunk in chunks]) == [2, 1]
+    assert sorted(Url.objects.values_list("loc", flat=True)) == [
+        "https://example.com/1", "https://example.com/2", "https://example.com/3"]
+
+
+def test_a_rolled_back_chunk_written_again_is_stored_with_its_rows_once(domain):
+    # What with_db_retry does after a failed transaction: the same prepared chunk again.
+    domain_store = DomainStore(domain.pk)
+    prepared = domain_store.prepare([UrlRecord("https://example.com/a", MAY)])
+    with transaction.atomic():
+        assert domain_store.insert_many([(None, prepared)]) == [1]
+        transaction.set_rollback(True)
+    assert (Url.objects.count(), months(domain)) == (0, {})
+    assert domain_store.insert_many([(None, prepared)]) == [1]
+    assert domain_store.insert_many([(None, prepared)]) == [0]  # its commit's answer lost, say
+    assert (list(Url.objects.values_list("loc", flat=True)), months(domain)) == (
+        ["https://example.com/a"], {date(2024, 5, 1): 1})
 
 
 def test_the_lastmod_histogram_counts_each_new_row_by_utc_month(domain):
