@@ -218,8 +218,10 @@ def _copy_line(key, record):
     (check_loc), a changefreq is one of seven words and JSON escapes its own control
     characters, so only backslashes need COPY's escaping."""
     loc, lastmod, changefreq, priority, extras = record
+    if "\\" in loc:
+        loc = _copy_escaped(loc)
     return (
-        f"{_copy_escaped(loc)}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
+        f"{loc}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
         f"{changefreq}\t{_PRIORITY_TEXT.get(priority) or priority}\t"
         f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}"
     )
