@@ -105,6 +105,34 @@ def test_each_chunk_is_prepared_where_it_was_parsed_after_the_url_limit_cut_it(s
     assert threads == {threading.current_thread().name, "sitemap-parse-ahead"}
 
 
+def test_the_caller_takes_what_the_helper_made_while_the_helper_is_still_preparing_the_next_chunk(site):
+    # The caller does not wait for the turn while `ready` holds events: with a preparer slower
+    # than the caller, both threads still hand over every URL once, in the site's order, with
+    # the sitemap's end after its last chunk.
+    _listing(site, "/big.xml", 40_000)
+    prepared = []
+
+    def prepare(records):
+        time.sleep(0.02)  # a slow store's work, on whichever thread holds the turn
+        prepared.append(records[0].loc)
+        return len(records)
+
+    config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False,
+                         chunk_size=1000, prepare_chunk=prepare)
+    events = []
+    for event in crawl_domain(site.host, config, scheme="http"):
+        events.append(event)
+        if isinstance(event, UrlChunk):
+            time.sleep(0.005)
+    chunks = [event for event in events if isinstance(event, UrlChunk)]
+    assert [record.loc for chunk in chunks for record in chunk.urls] == [site.url(f"/page/{n}") for n in range(40_000)]
+    assert [chunk.prepared for chunk in chunks] == [len(chunk.urls) for chunk in chunks]
+    assert len(chunks) > 20
+    assert prepared == [chunk.urls[0].loc for chunk in chunks]  # each prepared once, in order
+    finished = [position for position, event in enumerate(events) if isinstance(event, SitemapFinished)]
+    assert len(finished) == 1 and finished[0] > events.index(chunks[-1])
+
+
 def test_the_gil_switches_sooner_while_a_helper_parses_and_as_before_once_it_is_gone(site):
     _listing(site, "/big.xml", 40_000)
     config = CrawlConfig(allow_private_hosts=True, parse_ahead=True, retries=0, probe_well_known=False, chunk_size=2000)

@@ -190,6 +190,9 @@ class _Crawl:
         self.first_error = ""
         self.reading = {}  # job key -> _Reading, for bodies being parsed
         self.ready = deque()  # events parsed ahead, waiting for the caller
+        # UrlChunks made by the turn's holder and taken from `ready` by the caller: each
+        # counter has one writer, so their difference is safe to read from either thread
+        self.chunks_made = self.chunks_taken = 0
         self.turn = threading.Lock()  # held by whichever thread may parse
         self.caller_busy = threading.Event()
         self.helper = None  # the parse-ahead thread, once a body is big enough
@@ -249,7 +252,7 @@ class _Crawl:
     def _drain(self):
         while self.pending or self.ready:
             if self.ready:
-                yield self.ready.popleft()
+                yield self._take_ready()
                 continue
             try:
                 item = self.events.get(timeout=0.5)
@@ -293,6 +296,11 @@ class _Crawl:
                 self.turn.release()
                 holding = False
                 yield event
+                # What the helper has made is taken without waiting for the turn: the helper
+                # may be in the middle of a piece, or of preparing a chunk (tens of ms), and
+                # it only ever appends whole events to `ready`, in order.
+                while self.ready:
+                    yield self._take_ready()
                 self.caller_busy.clear()
                 self.turn.acquire()
                 holding = True
@@ -301,6 +309,13 @@ class _Crawl:
             self.caller_busy.clear()
             if holding:  # closed at a yield, the turn may be the helper's: it is not ours to release
                 self.turn.release()
+
+    def _take_ready(self):
+        """The oldest event parsed ahead; the caller's thread only."""
+        event = self.ready.popleft()
+        if isinstance(event, UrlChunk):
+            self.chunks_taken += 1
+        return event
 
     def _start_helper(self):
         self.helper = threading.Thread(target=self._parse_ahead, name="sitemap-parse-ahead", daemon=True)
@@ -330,7 +345,7 @@ class _Crawl:
         with self.turn:
             if not self.caller_busy.is_set() or self.abandoned.is_set():
                 return False
-            if sum(isinstance(event, UrlChunk) for event in self.ready) >= READY_CHUNKS:
+            if self.chunks_made - self.chunks_taken >= READY_CHUNKS:
                 return False  # far enough ahead: memory, not speed, is at stake now
             try:
                 item = self.events.get_nowait()
@@ -425,6 +440,7 @@ class _Crawl:
         self.result.urls += len(chunk.urls)
         if self.config.prepare_chunk is not None:
             chunk.prepared = self.config.prepare_chunk(chunk.urls)
+        self.chunks_made += 1
         yield chunk
 
     def _check_deadline(self):
