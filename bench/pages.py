@@ -17,7 +17,9 @@ page polls that JSON every 1.5 s; --think 1.5 reads like that, the default reads
 a pause, each reader starts at a random moment within the first pause and pauses 0.8-1.2 times
 it, as people who opened the page at different times do; --lockstep starts them all at once and
 keeps them in step (every round's 50 page requests then arrive together).
-Prints p50/p99 per request kind and the errors.
+Prints p50/p99 per request kind and the errors, for the requests made during the ingest and
+apart from them those made after it (a fast ingest ends inside the window), and the ingest's
+time from the cluster's start.
 
     .venv/bin/python bench/pages.py --readers [--clients 50] [--seconds 60] [--think 0]
 """
@@ -301,9 +303,13 @@ def _load(args, database_url):
             _read(args.web_port, session.session_key, paths, timings, errors, stop, args.think, args.lockstep)
 
         threads = [threading.Thread(target=reader) for _ in range(args.clients)]
-        for thread in threads:
+        # When the ingest ends, seen from beside the readers: a request that started after it
+        # read a finished batch, and is reported apart.
+        ended = []
+        watcher = threading.Thread(target=_watch_ingest, args=(ingesting, stop, ended))
+        for thread in threads + [watcher]:
             thread.start()
-        for thread in threads:
+        for thread in threads + [watcher]:
             thread.join()
         still_running = ingesting()
         window = min(args.seconds, time.perf_counter() - started)
@@ -311,16 +317,21 @@ def _load(args, database_url):
         pacing = " in lockstep" if args.lockstep else ""
         print(f"readers: {args.clients} for {window:.0f} s (think {args.think} s{pacing}) while the worker stored "
               f"{stored_from:,} -> {domain.urls_count:,} URLs ({'still ingesting' if still_running else 'done'})")
-        everything = [t for label in timings for t in timings[label]]
-        for label, values in list(timings.items()) + [("all requests", everything)]:
-            print(f"  {label:<14} {len(values):>6} requests  {_quantiles(values)}")
+        end = ended[0] if ended else float("inf")
+        for phase, keep in (("during the ingest", lambda at: at < end), ("after it", lambda at: at >= end)):
+            picked = {label: [ms for at, ms in values if keep(at)] for label, values in timings.items()}
+            everything = [ms for values in picked.values() for ms in values]
+            if everything:
+                print(f" {phase}:")
+                for label, values in list(picked.items()) + [("all requests", everything)]:
+                    print(f"  {label:<14} {len(values):>6} requests  {_quantiles(values)}")
         print(f"  errors: {len(errors)} {errors[:5]}")
         while ingesting() and time.perf_counter() - started < 900:
             time.sleep(0.5)
         domain.refresh_from_db()
-        took = time.perf_counter() - started
-        print(f"ingest: {domain.urls_count:,} URLs ({domain.status}) in {took:.1f} s; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+        took = time.perf_counter() - started if not ended else ended[1] - started
+        print(f"ingest: {domain.urls_count:,} URLs ({domain.status}) in {took:.1f} s from the cluster's start; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     finally:
         cluster.send_signal(signal.SIGTERM)
         web.terminate()
@@ -339,7 +350,7 @@ def _read(port, session_key, paths, timings, errors, stop, think, lockstep=False
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.monotonic() < stop:
         for label, path in paths.items():
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.monotonic()
             try:
                 connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
@@ -351,10 +362,24 @@ def _read(port, session_key, paths, timings, errors, stop, think, lockstep=False
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(type(exc).__name__)
                 connection.close()
-            timings[label].append((time.perf_counter() - started) * 1000)
+            timings[label].append((started_at, (time.perf_counter() - started) * 1000))
         if think:
             time.sleep(think if lockstep else think * random.uniform(0.8, 1.2))
     connection.close()
+
+
+def _watch_ingest(ingesting, stop, ended):
+    """Append (monotonic, perf_counter) times to `ended` once the batch has finished."""
+    from django.db import connection
+
+    try:
+        while time.monotonic() < stop:
+            if not ingesting():
+                ended.extend([time.monotonic(), time.perf_counter()])
+                return
+            time.sleep(0.2)
+    finally:
+        connection.close()  # this thread's own: the benchmark's database is dropped at the end
 
 
 def _quantiles(values):
