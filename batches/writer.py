@@ -111,7 +111,7 @@ class DomainWriter:
         for event in started:
             self._start_sitemap(event, finished.get(event.key))
         chunks = [event for event in events if isinstance(event, UrlChunk)]
-        # one call for every chunk: the store de-duplicates across them in memory
+        # one call for every chunk, written in order: each is new against the run's keys (seen_keys.py)
         stored = self.store.insert_many(
             [(self.sitemap_ids.get(chunk.sitemap_key), self._prepared(chunk)) for chunk in chunks])
         for chunk, new in zip(chunks, stored):
