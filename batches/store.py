@@ -96,7 +96,6 @@ class DomainStore:
         self.domain_id = domain_id
         self.seen = SeenKeys()  # every key this run has prepared
         self.complete = None  # whether this run's rows are all the rows the domain has (None: not asked yet)
-        self.copies = connection.vendor == "postgresql"
 
     def cleared(self):
         """The caller has just removed the domain's rows (worker.forget_previous_run): none
@@ -118,7 +117,7 @@ class DomainStore:
         return PreparedRows(rows, maybe, self._text(rows), _months(rows.values()))
 
     def _text(self, rows):
-        if self.copies:
+        if _copies():
             return _copy_body(rows)
         # SQLite: the JSON array only when a parse-ahead helper runs (store._write says why)
         return _json_rows(rows) if parsing_ahead() else None

@@ -329,7 +329,7 @@ def _load(args, database_url):
         while ingesting() and time.perf_counter() - started < 900:
             time.sleep(0.5)
         domain.refresh_from_db()
-        took = time.perf_counter() - started if not ended else ended[1] - started
+        took = (ended[0] if ended else time.perf_counter()) - started
         print(f"ingest: {domain.urls_count:,} URLs ({domain.status}) in {took:.1f} s from the cluster's start; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     finally:
@@ -350,7 +350,7 @@ def _read(port, session_key, paths, timings, errors, stop, think, lockstep=False
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.monotonic() < stop:
         for label, path in paths.items():
-            started, started_at = time.perf_counter(), time.monotonic()
+            started = time.perf_counter()
             try:
                 connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
@@ -362,20 +362,20 @@ def _read(port, session_key, paths, timings, errors, stop, think, lockstep=False
             except (OSError, http.client.HTTPException) as exc:
                 errors.append(type(exc).__name__)
                 connection.close()
-            timings[label].append((started_at, (time.perf_counter() - started) * 1000))
+            timings[label].append((started, (time.perf_counter() - started) * 1000))
         if think:
             time.sleep(think if lockstep else think * random.uniform(0.8, 1.2))
     connection.close()
 
 
 def _watch_ingest(ingesting, stop, ended):
-    """Append (monotonic, perf_counter) times to `ended` once the batch has finished."""
+    """Append the time (perf_counter) to `ended` once the batch has finished."""
     from django.db import connection
 
     try:
         while time.monotonic() < stop:
             if not ingesting():
-                ended.extend([time.monotonic(), time.perf_counter()])
+                ended.append(time.perf_counter())
                 return
             time.sleep(0.2)
     finally:
