@@ -35,7 +35,8 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _CACHE_SIZE = 1024
-_blake2b = hashlib.blake2b
+# A copy of an empty 8-byte blake2b costs a third less than a new one (its keyword arguments)
+_EMPTY_DIGEST = hashlib.blake2b(digest_size=8)
 _signed_64 = struct.Struct(">q").unpack
 _authority_cache = {}
 
@@ -64,7 +65,9 @@ def url_key(url):
         data = url.encode("ascii")
     else:
         data = normal_form(url).encode("utf-8", "surrogatepass")
-    return _signed_64(_blake2b(data, digest_size=8).digest())[0]
+    digest = _EMPTY_DIGEST.copy()
+    digest.update(data)
+    return _signed_64(digest.digest())[0]
 
 
 def _authority(scheme, authority):
