@@ -39,7 +39,6 @@ from .retention import delete_in_chunks
 from .seen_keys import SeenKeys
 from .sitemaps.engine import parsing_ahead
 from .sitemaps.identity import url_key
-from .sitemaps.values import lastmod_text
 
 _COLUMNS = "domain_id, sitemap_id, loc, loc_key, lastmod, changefreq, priority, extras"
 _loc, _lastmod = itemgetter(0), itemgetter(1)  # of a UrlRecord
@@ -221,7 +220,7 @@ def _copy_line(key, record):
     if "\\" in loc:
         loc = _copy_escaped(loc)
     return (
-        f"{loc}\t{key}\t{lastmod_text(lastmod) if lastmod else _NULL}\t"
+        f"{loc}\t{key}\t{lastmod.isoformat() if lastmod else _NULL}\t"
         f"{changefreq}\t{_PRIORITY_TEXT.get(priority) or priority}\t"
         f"{_copy_escaped(json.dumps(extras)) if extras else _NULL}"
     )

@@ -26,17 +26,6 @@ LOC_SPACE = SPACE + "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\
 CHANGEFREQS = {"always", "hourly", "daily", "weekly", "monthly", "yearly", "never"}
 _CACHE_SIZE = 4096
 _lastmod_cache = {}
-# The isoformat() of the lastmods parsed lately, when the sitemap wrote one the text is
-# already known for: "YYYY-MM-DDTHH:MM:SS+00:00" (or "Z"), or a date. The store writes each
-# lastmod as text into COPY, and formatting an aware datetime costs about 1.2 µs, a fifth of
-# what parsing its URL costs; a look-up here costs a thirtieth of that. Two generations of
-# TEXT_MEMO values: a chunk (10,000 URLs) is prepared right after it is parsed, so the values
-# of the chunks in flight are still here; one that is not is formatted.
-# Kept only in a process that has asked for a text (one storing with COPY): SQLite's writers
-# never do, and their memory is the tighter.
-TEXT_MEMO = 16_384
-_texts, _texts_before = {}, {}
-_texts_wanted = False
 
 
 def parse_lastmod(text):
@@ -52,58 +41,14 @@ def parse_lastmod(text):
     return value
 
 
-def lastmod_text(value):
-    """value.isoformat(), looked up when parse_lastmod made `value` lately."""
-    # Keyed by the object, not by the instant: hashing an aware datetime costs a call of its
-    # zone's utcoffset. An entry keeps its datetime alive, so no other object has its id
-    # meanwhile, and the identity test tells a value that only equals it.
-    entry = _texts.get(id(value)) or _texts_before.get(id(value))
-    if entry is not None and entry[0] is value:
-        return entry[1]
-    global _texts_wanted
-    _texts_wanted = True
-    return value.isoformat()
-
-
-def _written_as_isoformat(text):
-    """Whether `text`, which datetime.fromisoformat read, is what isoformat() makes of it in
-    UTC (once a "Z" is "+00:00" and a date has its midnight): fromisoformat takes only ASCII
-    digits, so the fixed places of the separators leave no other reading."""
-    size = len(text)
-    if size == 10:
-        return True  # "YYYY-MM-DD" (_parse_lastmod saw both "-")
-    if size == 25:
-        zoned = text.endswith("+00:00")
-    elif size == 20:
-        zoned = text[19] == "Z"
-    else:
-        return False
-    return zoned and text[10] == "T" and text[13] == ":" and text[16] == ":"
-
-
-def _remember_text(text, value):
-    global _texts, _texts_before
-    if len(_texts) >= TEXT_MEMO:
-        _texts_before, _texts = _texts, {}
-    if len(text) == 10:
-        text += "T00:00:00+00:00"
-    elif text[-1] == "Z":
-        text = text[:-1] + "+00:00"
-    _texts[id(value)] = (value, text)
-
-
 def _parse_lastmod(text):
     # The C parser handles the common full forms; it also accepts ISO week dates and compact
     # forms that are not W3C, hence the "YYYY-MM-DD" guard before trusting it.
     if len(text) >= 10 and text[4] == "-" and text[7] == "-":
         try:
-            value = _utc(datetime.fromisoformat(text))
+            return _utc(datetime.fromisoformat(text))
         except ValueError:
             pass
-        else:
-            if _texts_wanted and _written_as_isoformat(text):
-                _remember_text(text, value)
-            return value
     match = _W3C.match(text)
     if not match:
         return _parse_rfc822(text)
